@@ -7,7 +7,7 @@ Docs: https://uga-fast.github.io/uga_fast/learner.html.md"""
 # %% auto #0
 __all__ = ['ADAM_REID', 'intra_accuracy', 'UGALearner', 'step_schedule']
 
-# %% ../nbs/08_learner.ipynb #517ebf15
+# %% ../nbs/08_learner.ipynb #018b4d09
 from functools import partial
 import numpy as np, pandas as pd, torch
 from fastcore.basics import store_attr, patch, listify
@@ -22,12 +22,12 @@ from .model import UGAModel
 from .loss import IntraCameraLoss, mask_other_cams
 from .sampler import ReIDDataLoaders
 
-# %% ../nbs/08_learner.ipynb #173693bd
+# %% ../nbs/08_learner.ipynb #02722bd6
 def intra_accuracy(logits, targ, node_cam=None):
     "Share of images whose own tracklet scores highest among the tracklets of its camera"
     return (mask_other_cams(logits, targ, node_cam).argmax(-1) == targ).float().mean()
 
-# %% ../nbs/08_learner.ipynb #97ebd2b2
+# %% ../nbs/08_learner.ipynb #04d48f4d
 ADAM_REID = partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-8, decouple_wd=False)  # torch.optim.Adam with L2 weight decay
 
 class UGALearner(Learner):
@@ -51,7 +51,7 @@ class UGALearner(Learner):
         super().__init__(dls, model, loss_func=loss, opt_func=opt_func, lr=lr, wd=wd, metrics=metrics, **kwargs)
         self.history = {}
 
-# %% ../nbs/08_learner.ipynb #5bc0511f
+# %% ../nbs/08_learner.ipynb #723fd4e5
 def step_schedule(lr:float, # starting learning rate
                   steps:tuple=(0.5, 0.75), # where (as a share of training) the rate is divided
                   gamma:float=0.1, # the factor applied at each step
@@ -74,7 +74,7 @@ def fit_intra(self:Learner, n_epoch:int=80, # epochs (the paper: 80)
     self.history['intra'] = pd.DataFrame(self.recorder.values, columns=self.recorder.metric_names[1:len(self.recorder.values[0])+1] if self.recorder.values else None)
     return self
 
-# %% ../nbs/08_learner.ipynb #3d91b3a7
+# %% ../nbs/08_learner.ipynb #46293a04
 from .metrics import evaluate_features, evaluate_video, rank_summary, pool_tracklets
 
 @patch
@@ -96,7 +96,7 @@ def embed(self:Learner, items, # a DataLoader, a DataFrame with `path` (and `tra
         feats, _ = pool_tracklets(feats, torch.as_tensor(df.tracklet.to_numpy()))
     return feats
 
-# %% ../nbs/08_learner.ipynb #18b6ffaa
+# %% ../nbs/08_learner.ipynb #c035cbc8
 @patch
 def evaluate(self:Learner, data=None, # a `ReIDData`; default the learner's own
              metric:str='cosine', # 'cosine' or 'euclidean'

@@ -7,15 +7,16 @@ Docs: https://uga-fast.github.io/uga_fast/loss.html.md"""
 # %% auto #0
 __all__ = ['mask_other_cams', 'IntraCameraLoss']
 
-# %% ../nbs/06_loss.ipynb #f95a8e1e
+# %% ../nbs/06_loss.ipynb #623dac7e
 import torch, torch.nn as nn, torch.nn.functional as F
 
-# %% ../nbs/06_loss.ipynb #50be24e7
+# %% ../nbs/06_loss.ipynb #3056de1c
 def mask_other_cams(logits:torch.Tensor, # B×N scores of every node
                     targ:torch.Tensor, # B global tracklet indices
                     node_cam:torch.Tensor, # camera of each node, length N
                    )->torch.Tensor:
     "The scores with every node outside each image's own camera set to -inf: T per-camera softmaxes in one"
+    logits, targ = logits.as_subclass(torch.Tensor), targ.as_subclass(torch.Tensor)   # fastai's typed tensors do not mix here
     node_cam = node_cam.to(logits.device)
     return logits.masked_fill(node_cam[None, :] != node_cam[targ][:, None], float('-inf'))
 
