@@ -7,7 +7,7 @@ Docs: https://uga-fast.github.io/uga_fast/learner.html.md"""
 # %% auto #0
 __all__ = ['ADAM_REID', 'intra_accuracy', 'UGALearner', 'step_schedule']
 
-# %% ../nbs/08_learner.ipynb #018b4d09
+# %% ../nbs/08_learner.ipynb #4e60285c
 from functools import partial
 import numpy as np, pandas as pd, torch
 from fastcore.basics import store_attr, patch, listify
@@ -22,12 +22,12 @@ from .model import UGAModel
 from .loss import IntraCameraLoss, mask_other_cams
 from .sampler import ReIDDataLoaders
 
-# %% ../nbs/08_learner.ipynb #02722bd6
+# %% ../nbs/08_learner.ipynb #8afcf5b6
 def intra_accuracy(logits, targ, node_cam=None):
     "Share of images whose own tracklet scores highest among the tracklets of its camera"
     return (mask_other_cams(logits, targ, node_cam).argmax(-1) == targ).float().mean()
 
-# %% ../nbs/08_learner.ipynb #04d48f4d
+# %% ../nbs/08_learner.ipynb #a5268e29
 ADAM_REID = partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-8, decouple_wd=False)  # torch.optim.Adam with L2 weight decay
 
 class UGALearner(Learner):
@@ -51,7 +51,7 @@ class UGALearner(Learner):
         super().__init__(dls, model, loss_func=loss, opt_func=opt_func, lr=lr, wd=wd, metrics=metrics, **kwargs)
         self.history = {}
 
-# %% ../nbs/08_learner.ipynb #723fd4e5
+# %% ../nbs/08_learner.ipynb #2489fd8b
 def step_schedule(lr:float, # starting learning rate
                   steps:tuple=(0.5, 0.75), # where (as a share of training) the rate is divided
                   gamma:float=0.1, # the factor applied at each step
@@ -74,7 +74,7 @@ def fit_intra(self:Learner, n_epoch:int=80, # epochs (the paper: 80)
     self.history['intra'] = pd.DataFrame(self.recorder.values, columns=self.recorder.metric_names[1:len(self.recorder.values[0])+1] if self.recorder.values else None)
     return self
 
-# %% ../nbs/08_learner.ipynb #46293a04
+# %% ../nbs/08_learner.ipynb #e2031616
 from .metrics import evaluate_features, evaluate_video, rank_summary, pool_tracklets
 
 @patch
@@ -96,7 +96,7 @@ def embed(self:Learner, items, # a DataLoader, a DataFrame with `path` (and `tra
         feats, _ = pool_tracklets(feats, torch.as_tensor(df.tracklet.to_numpy()))
     return feats
 
-# %% ../nbs/08_learner.ipynb #c035cbc8
+# %% ../nbs/08_learner.ipynb #17ce7b40
 @patch
 def evaluate(self:Learner, data=None, # a `ReIDData`; default the learner's own
              metric:str='cosine', # 'cosine' or 'euclidean'
@@ -110,3 +110,43 @@ def evaluate(self:Learner, data=None, # a `ReIDData`; default the learner's own
     if data.video: res = evaluate_video(qf, gf, q.tracklet, g.tracklet, q.pid, g.pid, q.cam, g.cam, metric=metric)
     else: res = evaluate_features(qf, gf, q.pid.to_numpy(), g.pid.to_numpy(), q.cam.to_numpy(), g.cam.to_numpy(), metric=metric)
     return rank_summary(res)
+
+# %% ../nbs/08_learner.ipynb #d30c2308
+import matplotlib.pyplot as plt
+from PIL import Image
+from .metrics import distance_matrix
+
+def _first_frames(df, video):
+    "One row per evaluation item: per tracklet (its first frame) for video, per image otherwise"
+    return df.groupby('tracklet', sort=True).first().reset_index() if video else df.reset_index(drop=True)
+
+@patch
+def show_results(self:UGALearner, data=None, # a `ReIDData`; default the learner's own
+                 n:int=4, # queries to show
+                 k:int=8, # gallery entries per query
+                 metric:str='cosine', # 'cosine' or 'euclidean'
+                 seed:int=0, # picks the queries
+                 figsize=None, # default: 1.1 inch per image
+                ):
+    "Ranked retrieval strips: `n` queries, each followed by its top-`k` gallery entries, green right / red wrong"
+    data = data or self.dls.data
+    if data is None: raise ValueError("show_results needs a ReIDData: this learner's DataLoaders carry none; pass data=")
+    q, g = _first_frames(data.query, data.video), _first_frames(data.gallery, data.video)
+    qf, gf = self.embed(data.query, pool=data.video), self.embed(data.gallery, pool=data.video)
+    has = [((g.pid == p) & (g.cam != c)).any() for p, c in zip(q.pid, q.cam)]
+    cand = np.flatnonzero(has)
+    if len(cand) == 0: raise ValueError(f"{data.name}: no query has a match in another camera of the gallery")
+    sel = np.sort(np.random.default_rng(seed).choice(cand, min(n, len(cand)), replace=False))
+    d = distance_matrix(qf[sel], gf, metric=metric).cpu().numpy()
+    d[(q.pid.to_numpy()[sel, None] == g.pid.to_numpy()[None]) & (q.cam.to_numpy()[sel, None] == g.cam.to_numpy()[None])] = np.inf
+    top = np.argsort(d, axis=1, kind='stable')[:, :k]
+    fig, axs = plt.subplots(len(sel), k + 1, figsize=figsize or (1.1*(k + 1), 2.2*len(sel)), squeeze=False)
+    for r, (qi, row) in enumerate(zip(sel, top)):
+        for c, (path, title, colour) in enumerate([(q.path[qi], f'query\nid {q.pid[qi]}', 'black')] +
+                [(g.path[j], f'{i+1}', 'green' if g.pid[j] == q.pid[qi] else 'red') for i, j in enumerate(row)]):
+            ax = axs[r, c]
+            ax.imshow(Image.open(path).convert('RGB')); ax.set_xticks([]); ax.set_yticks([])
+            ax.set_title(title, fontsize=8)
+            for sp in ax.spines.values(): sp.set_color(colour); sp.set_linewidth(3)
+    fig.tight_layout()
+    return fig
