@@ -278,7 +278,7 @@ def _mini_msmt17(root, n_train=6, n_test=5, seed=0, size=(32,16), version=1):
     "MSMT17 miniature, V1 (`train/ test/`) or V2 (`mask_train_v2/ mask_test_v2/`), with its four list files"
     d = Path(root)/f'MSMT17_V{version}'
     tr_dir, te_dir = (d/'train', d/'test') if version == 1 else (d/'mask_train_v2', d/'mask_test_v2')
-    m, T = _Mini(n_train+n_test, 15, seed, size), 15
+    m = _Mini(n_train+n_test, 15, seed, size)
     lists, k = dict(train=[], val=[], query=[], gallery=[]), 0
     for p in range(n_train + n_test):
         for c in m.cams_of(3):
@@ -453,7 +453,7 @@ def read_mars(root, # `MARS` or a parent of it
     tr['key'] = tr.tracklet
     q = _mars_frames(d, 'bbox_test', ten, tet[is_q & ~junk])
     g = _mars_frames(d, 'bbox_test', ten, tet[~is_q & ~junk])
-    for df, s in [(tr, 'bbox_train'), (q, 'bbox_test')]:
+    for df in (tr, q):
         if not os.path.exists(df.path.iloc[0]): _err(name, f"frame '{df.path.iloc[0]}' listed in info/ is not on disk")
     return _finish(name, d, tr, q, g, seed, video=True, dropped=dropped, key='key')
 
