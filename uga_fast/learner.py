@@ -132,12 +132,15 @@ def show_results(self:UGALearner, data=None, # a `ReIDData`; default the learner
     data = data or self.dls.data
     if data is None: raise ValueError("show_results needs a ReIDData: this learner's DataLoaders carry none; pass data=")
     q, g = _first_frames(data.query, data.video), _first_frames(data.gallery, data.video)
-    qf, gf = self.embed(data.query, pool=data.video), self.embed(data.gallery, pool=data.video)
-    has = [((g.pid == p) & (g.cam != c)).any() for p, c in zip(q.pid, q.cam)]
-    cand = np.flatnonzero(has)
+    # queries with a match in another camera: the gallery holds their pid in more cameras than their own
+    n_cams = q.pid.map(g.groupby('pid').cam.nunique()).fillna(0).to_numpy()
+    own = pd.MultiIndex.from_frame(q[['pid', 'cam']]).isin(pd.MultiIndex.from_frame(g[['pid', 'cam']]))
+    cand = np.flatnonzero(n_cams > own)
     if len(cand) == 0: raise ValueError(f"{data.name}: no query has a match in another camera of the gallery")
     sel = np.sort(np.random.default_rng(seed).choice(cand, min(n, len(cand)), replace=False))
-    d = distance_matrix(qf[sel], gf, metric=metric).cpu().numpy()
+    shown = data.query[data.query.tracklet.isin(q.tracklet[sel])] if data.video else q.iloc[sel]   # embed only the shown queries
+    qf, gf = self.embed(shown, pool=data.video), self.embed(data.gallery, pool=data.video)
+    d = distance_matrix(qf, gf, metric=metric).cpu().numpy()
     d[(q.pid.to_numpy()[sel, None] == g.pid.to_numpy()[None]) & (q.cam.to_numpy()[sel, None] == g.cam.to_numpy()[None])] = np.inf
     top = np.argsort(d, axis=1, kind='stable')[:, :k]
     fig, axs = plt.subplots(len(sel), k + 1, figsize=figsize or (1.1*(k + 1), 2.2*len(sel)), squeeze=False)
