@@ -2,6 +2,7 @@
 # The two set-up commands of README.md, on a machine that has only Python 3.10+:
 #   bash run.sh demo [options]   the main job (installs on first use)
 #   bash run.sh test             the whole test suite, as CI runs it
+#   bash run.sh docs             the doc site in _docs/ without Quarto (open _docs/index.html)
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
@@ -43,5 +44,6 @@ case "$cmd" in
     nbdev-test --n-workers "${NBDEV_WORKERS:-2}" --timing "$@"
     echo "== pytest"
     python -m pytest -q tests ;;
-  *) echo "usage: bash run.sh demo [options] | bash run.sh test"; exit 2 ;;
+  docs) setup; python tools/build_site.py "$@" ;;
+  *) echo "usage: bash run.sh demo [options] | bash run.sh test | bash run.sh docs"; exit 2 ;;
 esac

@@ -8,7 +8,7 @@ Docs: https://uga-fast.github.io/uga_fast/data.html.md"""
 __all__ = ['IMG_EXTS', 'TRAIN_COLS', 'EVAL_COLS', 'MINI_WRITERS', 'READERS', 'ReIDDataError', 'ReIDData', 'contiguous_cams',
            'assign_pseudo_labels', 'find_layout', 'make_mini', 'list_images', 'read_market1501', 'read_dukemtmc',
            'read_msmt17', 'read_cuhk03', 'read_mars', 'read_prid2011', 'read_ilidsvid', 'read_folder', 'uga_home',
-           'read_synthetic', 'load_reid']
+           'read_synthetic', 'load_reid', 'simulate_tracklet_noise']
 
 # %% ../nbs/01_data.ipynb #b10ec2f8
 import os, re, json, shutil, tempfile, warnings
@@ -663,3 +663,35 @@ def verify(self:ReIDData):
                 with Image.open(p) as im: im.verify()
             except Exception as e: _err(self.name, f"cannot read {split} image '{p}': {e}")
     return self
+
+# %% ../nbs/01_data.ipynb #121b35cb
+def simulate_tracklet_noise(data:ReIDData, # a dataset from `load_reid`
+                            rate:float, # share of tracklets (duplicate) or of images (mislabel) hit
+                            kind:str='duplicate', # 'duplicate' or 'mislabel'
+                            seed:int=0, # seeds the draw and the new numbering
+                           )->ReIDData: # a copy with noisy training labels (`tracklet`, `label`); `pid` untouched
+    "Tracklet-label noise of the paper's Table 6: ID duplication or mislabelling of a `rate` share"
+    if kind not in ('duplicate', 'mislabel'): _err(data.name, f"noise kind must be 'duplicate' or 'mislabel', got {kind!r}")
+    if not 0 <= rate <= 1: _err(data.name, f"noise rate must be in [0, 1], got {rate}")
+    rng, tr = np.random.default_rng(seed), data.train.reset_index(drop=True)
+    trk, cam = tr.tracklet.to_numpy(), tr.cam.to_numpy()
+    key = trk * 2                                                  # new tracklets are keyed by (old tracklet, half)
+    size = np.bincount(trk)
+    if kind == 'duplicate':
+        cand = np.flatnonzero(size >= 2); n = int(round(rate * len(size)))
+        if n > len(cand): _err(data.name, f"rate {rate}: {n} tracklets to split, but only {len(cand)} have two images or more")
+        chosen = np.zeros(len(size), bool); chosen[rng.choice(cand, n, replace=False)] = True
+        rank = pd.Series(rng.random(len(tr))).groupby(trk).rank(method='first').to_numpy()   # random order within each tracklet
+        key = key + (chosen[trk] & (rank > size[trk] // 2))
+    else:
+        M = np.asarray(data.n_tracklets); first = np.concatenate([[0], np.cumsum(M)])   # camera t's tracklets: first[t]..first[t+1]-1
+        ok = np.flatnonzero(M[cam] >= 2); n = int(round(rate * len(tr)))
+        if n > len(ok): _err(data.name, f"rate {rate}: {n} images to mislabel, but only {len(ok)} are in a camera with two tracklets or more")
+        idx = rng.choice(ok, n, replace=False)
+        new = rng.integers(0, M[cam[idx]] - 1)                     # another tracklet of the same camera
+        new = first[cam[idx]] + new + (first[cam[idx]] + new >= trk[idx])
+        key[idx] = new * 2
+    train = assign_pseudo_labels(tr.drop(columns=['tracklet', 'label']).assign(key=key), seed=seed)
+    note = f"tracklet noise: {kind} at rate {rate} ({n} {'tracklets split' if kind == 'duplicate' else 'images moved'}, seed {seed})"
+    return ReIDData(train, data.query, data.gallery, name=data.name, root=data.root, video=data.video, cam_names=data.cam_names,
+                    dropped=data.dropped, notes=data.notes + [note])

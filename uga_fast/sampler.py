@@ -92,6 +92,7 @@ class ReIDDataLoaders(DataLoaders):
             t = data.train.drop_duplicates('tracklet').sort_values('tracklet')
             self.tracklet_cam = torch.tensor(t.cam.to_numpy())     # camera of each tracklet
             self.tracklet_label = torch.tensor(t.label.to_numpy()) # pseudo label of each tracklet within its camera
+            self.tracklet_pid = torch.tensor(t.pid.to_numpy())     # true identity (-1: unknown), for the graph's diagnostics only
             self.n_cams, self.n_tracklets = data.n_cams, data.n_tracklets
         self._eval = {}
 
@@ -110,7 +111,7 @@ class ReIDDataLoaders(DataLoaders):
     def new_empty(self):
         res = super().new_empty()
         res.data = None
-        for k in ('tracklet_cam', 'tracklet_label', 'n_cams', 'n_tracklets'):
+        for k in ('tracklet_cam', 'tracklet_label', 'tracklet_pid', 'n_cams', 'n_tracklets'):
             if hasattr(self, k): setattr(res, k, getattr(self, k))
         return res
 
