@@ -56,3 +56,15 @@ def test_demo_writes_summary_and_batch_grid(tmp_path):
 def test_unknown_command_fails_clearly(tmp_path):
     r = run('fly', tmp_path=tmp_path)
     assert r.returncode != 0 and "unknown command 'fly'" in r.stderr
+
+def test_demo_both_stages_writes_the_report(tmp_path):
+    r = run('demo', '--n-ids', '10', '--n-test-ids', '4', '--n-cams', '3', '--bs', '9', '--height', '32', '--width', '16',
+            '--arch', 'resnet10t', '--pretrained', 'none', '--intra-epochs', '1', '--inter-epochs', '1', '--no-bars', '--out', 'out',
+            tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'Cross-camera retrieval' in r.stdout and 'Graph at the last rebuild' in r.stdout
+    out = tmp_path/'out'
+    for f in ('report.md', 'results.csv', 'loss_intra.png', 'loss_inter.png', 'cvg_lambda.png', 'cvg_rebuilds.png', 'retrieval.png'):
+        assert (out/f).is_file() and (out/f).stat().st_size > 0, f
+    rep = (out/'report.md').read_text()
+    assert '## Cross-camera retrieval' in rep and '![retrieval](retrieval.png)' in rep
