@@ -59,9 +59,10 @@ def demo(out:str='demo_out', # folder for the report and its figures
     import matplotlib; matplotlib.use('Agg')
     from fastai.torch_core import set_seed
     from uga_fast.learner import UGALearner
-    t0 = time.time(); set_seed(seed, reproducible=True)
+    t0, size = time.time(), (height, width)
+    weights = _pretrained(pretrained, arch, size) if intra_epochs > 0 else None   # first: a first-run training of the stand-in
+    set_seed(seed, reproducible=True)                                            # must not change what follows
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    size = (height, width)
     data = load_reid('synthetic', n_ids=n_ids, n_test_ids=n_test_ids, n_cams=n_cams, size=size, seed=seed)
     print(data.summary())
     dls = ReIDDataLoaders.from_reid(data, bs=bs, size=size, pad=max(1, height // 16), seed=seed, num_workers=num_workers)
@@ -69,7 +70,7 @@ def demo(out:str='demo_out', # folder for the report and its figures
     _fig(out/'batch.png')
     (out/'summary.txt').write_text(data.summary() + '\n')
     if intra_epochs < 1: print(f'wrote {out}/batch.png and summary.txt'); return data
-    learn = UGALearner(dls, arch=arch, pretrained=_pretrained(pretrained, arch, size), emb_dim=256, lam=lam)
+    learn = UGALearner(dls, arch=arch, pretrained=weights, emb_dim=256, lam=lam)
     if not bars:
         from fastai.callback.progress import ProgressCallback
         from fastai.torch_core import noop
