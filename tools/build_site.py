@@ -8,7 +8,7 @@ this script makes the same pages from the same sources: nbdev's notebook process
 exported cells, `show_doc` cells, `#| hide_line`, links between names) — none that executes code: the notebooks carry
 their outputs — then nbconvert's HTML exporter, each page wrapped with a sidebar of all pages. Open `_docs/index.html`.
 """
-import argparse, html, json, re, shutil, sys
+import argparse, html, re, shutil
 from pathlib import Path
 import nbformat
 from nbconvert import HTMLExporter
@@ -97,7 +97,6 @@ def build(out:Path):
         body = re.sub(r'\{target=(?:"|&quot;)_blank(?:"|&quot;)[^}]*\}', '', body)      # Quarto's link attributes of show_doc
         nav = ''.join(f'<a href="{n}"{" class=here" if n == name else ""}>{html.escape(t)}</a>' for n, t in names)
         desc = f'<p class="description">{html.escape(fm["description"])}</p>' if fm.get('description') else ''
-        sub = out/Path(p.relative_to(ROOT/'nbs')).parent
         (out/name).write_text(PAGE.format(title=html.escape(title), css=css, nav=nav, desc=desc, body=body), encoding='utf-8')
     print(f"wrote {len(pages)} pages to {out}/ (open {out/'index.html'})")
     return [n for n, _ in names]
