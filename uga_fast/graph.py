@@ -65,6 +65,21 @@ def cross_camera_knn(feats, # N×d node features (classifier weights or tracklet
     return order[torch.cat(I)], order[torch.cat(J)], torch.cat(V)
 
 # %% ../nbs/05_graph.ipynb #7e8fde47
+def _cvg_from_knn(i, j, v, N:int, lam:float, symmetric:bool)->torch.Tensor:
+    "Eq. (5) on the candidates of `cross_camera_knn`: the N×N sparse weights with self-loops"
+    if symmetric:
+        mutual = torch.isin(j * N + i, i * N + j)              # (j,i) is a candidate too: i ∈ KNN(j)
+        keep = mutual & (v > lam) & (i < j)                    # each pair once, then mirrored: exactly symmetric
+        i, j, v = i[keep], j[keep], v[keep]
+        i, j, v = torch.cat([i, j]), torch.cat([j, i]), torch.cat([v, v])
+    else:
+        keep = v > lam                                         # row i keeps its own choices: W need not be symmetric
+        i, j, v = i[keep], j[keep], v[keep]
+    ar = torch.arange(N, device=i.device)
+    idx = torch.stack([torch.cat([ar, i]), torch.cat([ar, j])])
+    val = torch.cat([torch.ones(N, device=i.device), v.float()])
+    return torch.sparse_coo_tensor(idx, val, (N, N), check_invariants=False).coalesce()
+
 def build_cvg(feats, # N×d node features: the classifier weights (after the swap) or tracklet centres
               cams, # camera of each node, length N
               lam:float=0.65, # similarity threshold λ: an edge needs cos > λ
@@ -76,19 +91,7 @@ def build_cvg(feats, # N×d node features: the classifier weights (after the swa
     "Cross-view graph weights, Eq. (4)-(5): e(i,i)=1, e(i,j)=cos(i,j) for surviving cross-camera edges, 0 otherwise"
     if not -1 <= lam <= 1: raise ValueError(f"lam (λ) is a threshold on cosine similarity, expected in [-1, 1], got {lam}")
     i, j, v = cross_camera_knn(feats, cams, k=k, block=block, device=device)
-    N, dev = len(feats), i.device
-    if symmetric:
-        mutual = torch.isin(j * N + i, i * N + j)              # (j,i) is a candidate too: i ∈ KNN(j)
-        keep = mutual & (v > lam) & (i < j)                    # each pair once, then mirrored: exactly symmetric
-        i, j, v = i[keep], j[keep], v[keep]
-        i, j, v = torch.cat([i, j]), torch.cat([j, i]), torch.cat([v, v])
-    else:
-        keep = v > lam                                         # row i keeps its own choices: W need not be symmetric
-        i, j, v = i[keep], j[keep], v[keep]
-    ar = torch.arange(N, device=dev)
-    idx = torch.stack([torch.cat([ar, i]), torch.cat([ar, j])])
-    val = torch.cat([torch.ones(N, device=dev), v.float()])
-    return torch.sparse_coo_tensor(idx, val, (N, N), check_invariants=False).coalesce()
+    return _cvg_from_knn(i, j, v, len(feats), lam, symmetric)
 
 # %% ../nbs/05_graph.ipynb #f2afaf36
 def cvg_stats(W:torch.Tensor, # a graph from `build_cvg`
@@ -125,16 +128,9 @@ def lambda_sweep(feats, # N×d node features
                  device=None, # where to compute
                 )->pd.DataFrame: # one row per (symmetric, λ): edges, nodes_linked, precision, recall
     "Graph precision and recall against λ, with and without the symmetric constraint (the paper's Figure 4)"
-    i, j, v = cross_camera_knn(feats, cams, k=k, device=device)
-    N, rows = len(feats), []
-    mutual = torch.isin(j * N + i, i * N + j)
-    for sym in (True, False):
-        for lam in lams:
-            keep = (v > lam) & (mutual if sym else True)
-            ar = torch.arange(N, device=i.device)
-            W = torch.sparse_coo_tensor(torch.stack([torch.cat([ar, i[keep]]), torch.cat([ar, j[keep]])]),
-                                        torch.cat([torch.ones(N, device=i.device), v[keep]]), (N, N), check_invariants=False).coalesce()
-            rows.append(dict(symmetric=sym, lam=lam, **cvg_stats(W, cams, pids)))
+    i, j, v = cross_camera_knn(feats, cams, k=k, device=device)   # λ does not change the neighbours: searched once
+    rows = [dict(symmetric=sym, lam=lam, **cvg_stats(_cvg_from_knn(i, j, v, len(feats), lam, sym), cams, pids))
+            for sym in (True, False) for lam in lams]
     return pd.DataFrame(rows)
 
 def plot_lambda_sweep(df:pd.DataFrame, # from `lambda_sweep`
