@@ -40,6 +40,15 @@ def test_train_and_eval_on_a_miniature_market1501_tree(tmp_path):
     r = run('eval', '--data', 'market1501', '--root', 'data', *TINY, '--weights', 'run/models/inter.pth', '--out', 'eval.json', tmp_path=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert abs(json.loads((tmp_path/'eval.json').read_text())['mAP'] - m['inter']['mAP']) < 1e-3
+    # --resume over the finished run: both stages load their last checkpoint and train nothing
+    args = ['train', '--data', 'market1501', '--root', 'data', '--pretrained', 'none', *TINY, '--inter-epochs', '1', '--lam', '0.3', '--out', 'run', '--resume']
+    r = run(*args, '--intra-epochs', '1', tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.count('1 of 1 epochs done (finished)') == 2, r.stdout[-2000:]
+    assert json.loads((tmp_path/'run'/'metrics.json').read_text())['inter'] == m['inter']
+    # resuming with other settings is refused, naming the difference
+    r = run(*args, '--intra-epochs', '2', tmp_path=tmp_path)
+    assert r.returncode != 0 and 'n_epoch: checkpoint 1, now 2' in r.stderr and 'Traceback' not in r.stderr, r.stderr[-2000:]
 
 def test_train_fails_clearly_without_root(tmp_path):
     r = run('train', '--data', 'market1501', *TINY, tmp_path=tmp_path)

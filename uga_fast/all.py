@@ -8,7 +8,7 @@ Docs: https://uga-fast.github.io/uga_fast/all.html.md"""
 __all__ = []
 
 # %% ../nbs/99_all.ipynb #7315b4d6
-from . import synthetic, data, metrics, sampler, model, graph, loss, callbacks, learner, cli
+from . import synthetic, data, metrics, sampler, model, graph, loss, distributed, callbacks, checkpoint, learner, cli
 from .synthetic import *
 from .data import *
 from .metrics import *
@@ -16,7 +16,9 @@ from .sampler import *
 from .model import *
 from .graph import *
 from .loss import *
+from .distributed import *
 from .callbacks import *
+from .checkpoint import *
 from .learner import *
 from .cli import *
-__all__ = [n for m in (synthetic, data, metrics, sampler, model, graph, loss, callbacks, learner, cli) for n in m.__all__]
+__all__ = [n for m in (synthetic, data, metrics, sampler, model, graph, loss, distributed, callbacks, checkpoint, learner, cli) for n in m.__all__]

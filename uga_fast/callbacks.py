@@ -12,6 +12,8 @@ import numpy as np, pandas as pd, torch
 from fastcore.basics import store_attr
 from fastai.callback.core import Callback
 from fastai.data.load import DataLoader
+from fastai.torch_core import get_model, rank_distrib, num_distrib
+from .distributed import is_distributed, all_reduce_sum, broadcast_graph
 from .loss import CrossCameraLoss
 from .graph import build_cvg, cvg_stats
 
@@ -20,6 +22,7 @@ def tracklet_centres(model:torch.nn.Module, # a `UGAModel` (anything with `.feat
                      dl:DataLoader, # the training images in order, e.g. `dls.train_eval_dl`; batches `(x,)`
                      tracklet, # global tracklet index of each item of `dl`, length = number of items
                      n:int|None=None, # number of tracklets; default `max(tracklet)+1`
+                     reduce:bool=False, # sum the per-tracklet sums and counts over all ranks (each rank passed its share of the images)
                     )->torch.Tensor: # n×d, row i the mean φ of tracklet i's images
     "Tracklet centres $c_t^i$, Eq. (3): the mean feature φ over each tracklet's images, in eval mode"
     tracklet = torch.tensor(np.asarray(tracklet), dtype=torch.long)   # a copy: pandas' arrays may be read-only
@@ -30,17 +33,25 @@ def tracklet_centres(model:torch.nn.Module, # a `UGAModel` (anything with `.feat
     finally: model.train(was)
     if len(feats) != len(tracklet): raise ValueError(f"the loader gave {len(feats)} items but `tracklet` has {len(tracklet)} entries")
     idx = tracklet.to(feats.device)
+    sums = torch.zeros(n, feats.shape[1], device=feats.device).index_add_(0, idx, feats.float())
     count = torch.bincount(idx, minlength=n)
+    if reduce: sums, count = all_reduce_sum(sums), all_reduce_sum(count)
     if (count == 0).any(): raise ValueError(f"tracklets without images: {torch.nonzero(count == 0).flatten()[:10].tolist()} (of {n}); every node needs a centre")
-    return torch.zeros(n, feats.shape[1], device=feats.device).index_add_(0, idx, feats.float()) / count[:, None]
+    return sums / count[:, None]
 
 # %% ../nbs/07_callbacks.ipynb #49b95662
 class CentroidSwap(Callback):
     "Eq. (3) before training: write each tracklet's centre into its classifier row, $W_t^i \\leftarrow c_t^i$"
     order = 1
     def before_fit(self):
-        dls, w = self.learn.dls, self.learn.model.classifier.weight
-        c = tracklet_centres(self.learn.model, dls.train_eval_dl, dls.data.train.tracklet.to_numpy(), n=len(w))
+        if getattr(self.learn, 'resuming', False): return        # the checkpoint's rows were swapped and trained already
+        dls, model = self.learn.dls, get_model(self.learn.model)
+        w, df = model.classifier.weight, dls.data.train
+        if is_distributed():                                          # each rank embeds 1/R of the images; sums meet in all_reduce
+            part = np.arange(rank_distrib(), len(df), num_distrib())
+            dl = dls.test_dl(df.iloc[part].assign(name=''), bs=dls.train.bs*2, shuffle=False, drop_last=False)
+            c = tracklet_centres(model, dl, df.tracklet.to_numpy()[part], n=len(w), reduce=True)
+        else: c = tracklet_centres(model, dls.train_eval_dl, df.tracklet.to_numpy(), n=len(w))
         with torch.no_grad(): w.copy_(c.to(w.device, w.dtype))   # in place: the optimiser keeps training the same parameter
 
 # %% ../nbs/07_callbacks.ipynb #34fed519
@@ -50,7 +61,7 @@ class CrossCameraLossCallback(Callback):
     def __init__(self, self_cam:bool=True, # keep the self term e(i,i)=1
                 ): store_attr()
     def before_fit(self):
-        dev = self.learn.model.classifier.weight.device   # the loss's graph lives where the nodes do
+        dev = get_model(self.learn.model).classifier.weight.device   # the loss's graph lives where the nodes do
         self.learn.loss_func = CrossCameraLoss(self.learn.dls.tracklet_cam, self_cam=self.self_cam).to(dev)
 
 # %% ../nbs/07_callbacks.ipynb #34195487
@@ -73,8 +84,9 @@ class CVGUpdate(Callback):
 
     def update(self):
         "Rebuild the graph from the current node weights and hand it to the loss"
-        w, dls = self.learn.model.classifier.weight.detach(), self.learn.dls
+        w, dls = get_model(self.learn.model).classifier.weight.detach(), self.learn.dls
         W = build_cvg(w, dls.tracklet_cam, lam=self._get('lam', 0.65), k=self._get('k', 1), symmetric=self._get('symmetric', True))
+        W = broadcast_graph(W)                                     # several processes: rank 0's graph on every rank
         self.learn.cvg = W
         if not hasattr(self.learn.loss_func, 'set_graph'):
             raise TypeError(f"CVGUpdate needs a loss with `set_graph` (CrossCameraLoss), got {type(self.learn.loss_func).__name__}")
@@ -88,7 +100,7 @@ class CVGUpdate(Callback):
             raise ValueError("the inter-camera stage needs training tracklets from two cameras or more; this data has one camera, "
                              "so the cross-view graph has no edge to learn from (train with fit_intra only)")
         if not isinstance(getattr(self.learn, 'cvg_history', None), list): self.learn.cvg_history = []
-        self.update()
+        if not getattr(self.learn, 'resuming', False): self.update()   # resuming: the checkpoint's graph is put back
     def before_epoch(self):
         if self.per == 'epoch' and self.epoch > 0 and self.epoch % self.every == 0: self.update()
     def before_batch(self):

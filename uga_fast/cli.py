@@ -8,7 +8,8 @@ Docs: https://uga-fast.github.io/uga_fast/cli.html.md"""
 __all__ = ['COMMANDS', 'demo', 'train', 'eval_checkpoint', 'main']
 
 # %% ../nbs/09_cli.ipynb #3ce38a5c
-import sys, json, time
+import os, sys, json, time
+from contextlib import nullcontext
 from pathlib import Path
 import torch
 from fastcore.script import anno_parser, store_true, bool_arg
@@ -116,7 +117,7 @@ def _has_tabulate():
 def _learner(data, arch, pretrained, head, emb_dim, bs, height, width, lam, k, symmetric, num_workers, device, seed):
     from uga_fast.learner import UGALearner
     dls = ReIDDataLoaders.from_reid(data, bs=bs, size=(height, width), seed=seed, num_workers=num_workers, device=device or None)
-    return UGALearner(dls, arch=arch, pretrained=pretrained, head=head, emb_dim=emb_dim, lam=lam, k=k, symmetric=symmetric)
+    return UGALearner(dls, arch=arch, pretrained=pretrained, head=head, emb_dim=emb_dim, lam=lam, k=k, symmetric=symmetric, seed=seed)
 
 def _load_data(data, root, seed, split):
     if not data: raise SystemExit("--data is required: one of market1501, dukemtmc, msmt17, cuhk03, mars, prid2011, ilidsvid, folder, synthetic")
@@ -142,36 +143,46 @@ def train(data:str='', # dataset (required): market1501, dukemtmc, msmt17, cuhk0
           self_cam:bool_arg=True, # the self-camera term of the inter-camera loss (Table 5)
           update_every:int=1, # rebuild the graph every this many epochs
           split:int=None, # evaluation split of cuhk03, prid2011, ilidsvid
-          seed:int=0, # seeds pseudo labels, sampling and the model
+          seed:int=0, # seeds pseudo labels, sampling, augmentation and the model: the same seed, the same run
+          resume:store_true=False, # continue the run in --out: finished stages are loaded, an interrupted one goes on after its last epoch
           fp16:store_true=False, # mixed precision (on a GPU)
           num_workers:int=4, # data loading processes
           device:str='', # 'cuda', 'cpu', ...; empty: the GPU if there is one
          ):
-    "Train both stages of UGA on a dataset; checkpoints, histories and metrics.json in --out"
+    "Train both stages of UGA on a dataset (one process, or one per GPU under `accelerate launch`/`torchrun`); checkpoints, histories and metrics.json in --out"
     import matplotlib; matplotlib.use('Agg')
-    from fastai.torch_core import set_seed
+    from fastai.torch_core import set_seed, num_distrib, rank_distrib
     set_seed(seed)
+    n_proc, main_proc = num_distrib(), not rank_distrib()
+    if n_proc > 1 and torch.cuda.is_available() and not device:   # one GPU per process: LOCAL_RANK's
+        torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     ds = _load_data(data, root, seed, split)
-    print(ds.summary())
+    if main_proc: print(ds.summary())
     learn = _learner(ds, arch, _pretrained(pretrained, arch, (height, width)), head, emb_dim, bs, height, width, lam, k, symmetric,
                      num_workers, device, seed)
     learn.path, learn.model_dir = out, 'models'
     if fp16: learn.to_fp16()
     args = dict(data=data, root=str(root), arch=arch, pretrained=str(pretrained), head=head, emb_dim=emb_dim, intra_epochs=intra_epochs,
                 inter_epochs=inter_epochs, lr=lr, bs=bs, height=height, width=width, lam=lam, k=k, symmetric=symmetric,
-                self_cam=self_cam, update_every=update_every, split=split, seed=seed, fp16=fp16)
+                self_cam=self_cam, update_every=update_every, split=split, seed=seed, fp16=fp16, processes=max(n_proc, 1))
     metrics = dict(args=args)
+    ddp = (lambda: learn.distrib_ctx()) if n_proc > 1 else nullcontext
     def finish(stage):
+        if not main_proc: return                   # one process writes and evaluates; the others wait at the next stage
         learn.history[stage].to_csv(out/f'history_{stage}.csv', index=False)
         learn.save(stage, with_opt=False)          # model weights only: loadable with torch.load(weights_only=True)
-        if not ds.query.empty: metrics[stage] = learn.evaluate(); print(f'{stage}: {metrics[stage]}')
+        if n_proc > 1: print(f"{stage}: evaluate with `uga-fast eval --weights {out}/models/{stage}.pth` (fastai gathers predictions across processes)")
+        elif not ds.query.empty: metrics[stage] = learn.evaluate(); print(f'{stage}: {metrics[stage]}')
         (out/'metrics.json').write_text(json.dumps(metrics, indent=1))
-    if intra_epochs > 0: learn.fit_intra(intra_epochs, lr=lr); finish('intra')
+    if intra_epochs > 0:
+        with ddp(): learn.fit_intra(intra_epochs, lr=lr, resume=resume)
+        finish('intra')
     if inter_epochs > 0:
-        learn.fit_inter(inter_epochs, lr=lr, self_cam=self_cam, update_every=update_every)
-        learn.cvg_stats().to_csv(out/'cvg.csv', index=False); finish('inter')
-    print(f'wrote {out}/metrics.json and models/')
+        with ddp(): learn.fit_inter(inter_epochs, lr=lr, self_cam=self_cam, update_every=update_every, resume=resume)
+        if main_proc: learn.cvg_stats().to_csv(out/'cvg.csv', index=False)
+        finish('inter')
+    if main_proc: print(f'wrote {out}/metrics.json and models/')
     return learn
 
 def eval_checkpoint(data:str='', # dataset (required), as for train
@@ -224,5 +235,11 @@ def main(argv:list|None=None, # arguments after `uga-fast`; default `sys.argv[1:
     if cmd not in COMMANDS: raise SystemExit(f"uga-fast: unknown command {cmd!r}; expected one of {', '.join(COMMANDS)}")
     f = COMMANDS[cmd]
     args = anno_parser(f, prog=f'uga-fast {cmd}').parse_args(rest).__dict__
-    f(**{k: v for k, v in args.items() if k in f.__code__.co_varnames})
+    from uga_fast.data import ReIDDataError
+    from uga_fast.checkpoint import CheckpointError
+    from uga_fast.model import PretrainedWeightsError
+    try: f(**{k: v for k, v in args.items() if k in f.__code__.co_varnames})
+    except (ReIDDataError, CheckpointError, PretrainedWeightsError) as e: raise SystemExit(f"uga-fast {cmd}: {e}") from None   # the message is the news
     return 0
+
+if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())   # `python -m uga_fast.cli` (accelerate launch -m, torchrun -m)

@@ -8,7 +8,7 @@ Docs: https://uga-fast.github.io/uga_fast/data.html.md"""
 __all__ = ['IMG_EXTS', 'TRAIN_COLS', 'EVAL_COLS', 'MINI_WRITERS', 'READERS', 'ReIDDataError', 'ReIDData', 'contiguous_cams',
            'assign_pseudo_labels', 'find_layout', 'make_mini', 'list_images', 'read_market1501', 'read_dukemtmc',
            'read_msmt17', 'read_cuhk03', 'read_mars', 'read_prid2011', 'read_ilidsvid', 'read_folder', 'uga_home',
-           'read_synthetic', 'load_reid', 'simulate_tracklet_noise']
+           'read_synthetic', 'load_reid', 'open_image', 'simulate_tracklet_noise']
 
 # %% ../nbs/01_data.ipynb #b10ec2f8
 import os, re, json, shutil, tempfile, warnings
@@ -155,10 +155,20 @@ def list_images(d:Path)->list:
     "Image files directly in folder `d`, in sorted order"
     return sorted(str(p) for p in d.iterdir() if p.suffix.lower() in IMG_EXTS and p.is_file()) if d.is_dir() else []
 
+def _case_twins(name, paths):
+    "An error if two image files of one folder have names that differ only in letter case (`x.jpg`, `x.JPG`)"
+    low = pd.Series([p.lower() for p in paths], dtype=object)
+    dup = low.duplicated(keep=False)
+    if dup.any():
+        twins = [p for p, l in zip(paths, low) if l == low[dup].iloc[0]]
+        _err(name, f"{int(dup.sum())} image files have a name that differs from another only in letter case, e.g. "
+                   f"'{twins[0]}' and '{twins[1]}': the same image saved twice? (Windows and macOS would see one file) Keep one of each")
+
 def _parse_names(name, d, pattern, example):
     "path, pid, raw cam of every image in `d` whose name holds `pattern`; an error naming the first that does not"
     paths = list_images(d)
     if not paths: _err(name, f"no images in '{d}' (expected *.jpg files named like {example})")
+    _case_twins(name, paths)
     s = pd.Series([os.path.basename(p) for p in paths])
     m = s.str.extract(pattern)
     bad = m[0].isna()
@@ -174,18 +184,35 @@ def _image_split(name, d, pattern, example, dropped, split):
     return df
 
 # %% ../nbs/01_data.ipynb #543a8167
+def _check_files(name, paths, show=3):
+    "One `stat` per image: an error naming the files that are empty (0 bytes) or not on disk"
+    missing, empty = [], []
+    for p in paths:
+        try: size = os.stat(p).st_size
+        except OSError: missing.append(p); continue
+        if size == 0: empty.append(p)
+    def some(ps): return ', '.join(f"'{p}'" for p in ps[:show]) + (f" and {len(ps) - show} more" if len(ps) > show else '')
+    if empty: _err(name, f"{len(empty)} image file{'s are' if len(empty) > 1 else ' is'} empty (0 bytes): {some(empty)}. "
+                         "An interrupted copy or download leaves such files: remove or replace them")
+    if missing: _err(name, f"{len(missing)} image{'s' if len(missing) > 1 else ''} of the layout {'are' if len(missing) > 1 else 'is'} not on disk: {some(missing)}")
+
 def _finish(name, root, train, query, gallery, seed, video=False, dropped=None, notes=None, key='pid'):
     "Contiguous camera ids, SSTT pseudo labels and per-split tracklet ids: the common end of every reader"
+    _check_files(name, [p for d in (train, query, gallery) for p in d.path])
     cmap = contiguous_cams(train.cam, query.cam, gallery.cam)
     T = train.cam.nunique()
     train, query, gallery = [d.assign(cam=d.cam.map(cmap).astype(int)) for d in (train, query, gallery)]
     notes = listify(notes)
     if len(cmap) > T: notes.append(f"cameras {', '.join(str(c) for c in sorted(cmap, key=cmap.get)[T:])} appear only in query/gallery (ids {T}..{len(cmap)-1})")
     train = assign_pseudo_labels(train.assign(key=train[key]).drop(columns=['tracklet', 'label'], errors='ignore'), seed=seed)
+    cam_names = [str(c) for c in sorted(cmap, key=cmap.get)]
+    solo = [cam_names[c] for c, m in enumerate(np.bincount(train.drop_duplicates('tracklet').cam, minlength=T)) if m == 1]
+    if solo: notes.append(f"camera{'s' if len(solo) > 1 else ''} {', '.join(solo)} hold{'' if len(solo) > 1 else 's'} a single tracklet: "
+                          f"the intra-camera loss is zero on {'their' if len(solo) > 1 else 'its'} images (a softmax over one class); the cross-camera loss still uses them")
     q, g = [d if 'tracklet' in d else d.assign(tracklet=d.groupby(['pid', 'cam'], sort=False).ngroup())
             for d in (query, gallery)]
     q, g = [d[EVAL_COLS].reset_index(drop=True) for d in (q, g)]
-    return ReIDData(train, q, g, name=name, root=root, video=video, cam_names=[str(c) for c in sorted(cmap, key=cmap.get)],
+    return ReIDData(train, q, g, name=name, root=root, video=video, cam_names=cam_names,
                     dropped=dropped, notes=notes)
 
 # %% ../nbs/01_data.ipynb #172729c1
@@ -240,10 +267,11 @@ MINI_WRITERS['dukemtmc'] = partial(_mini_market_like, duke=True)
 # %% ../nbs/01_data.ipynb #c5209269
 def _read_list(name, lst, img_dir):
     if not lst.exists(): _err(name, f"missing list file '{lst}'")
-    rows = [l.split() for l in lst.read_text().splitlines() if l.strip()]
-    bad = [r for r in rows if len(r) != 2 or not r[1].lstrip('-').isdigit()]
-    if bad: _err(name, f"'{lst}': cannot read line {' '.join(bad[0])!r} (expected 'relative/path.jpg pid')")
-    if not rows: _err(name, f"'{lst}' lists no images")
+    lines = [(i, l.split()) for i, l in enumerate(lst.read_text().splitlines(), 1) if l.strip()]
+    bad = [(i, r) for i, r in lines if len(r) != 2 or not r[1].lstrip('-').isdigit()]
+    if bad: _err(name, f"'{lst}': cannot read line {bad[0][0]}, {' '.join(bad[0][1])!r} (expected 'relative/path.jpg pid')")
+    if not lines: _err(name, f"'{lst}' lists no images")
+    rows = [r for _, r in lines]
     rel = pd.Series([r[0] for r in rows])
     cam = rel.str.rsplit('/', n=1).str[-1].str.split('_').str[2]
     if cam.isna().any() or not cam.str.isdigit().all():
@@ -251,7 +279,18 @@ def _read_list(name, lst, img_dir):
     paths = [str(img_dir/r) for r in rel]
     missing = [p for p in paths if not os.path.exists(p)]
     if missing: _err(name, f"'{lst}' lists {len(missing)} images that are not on disk, e.g. '{missing[0]}'")
-    return pd.DataFrame(dict(path=paths, pid=[int(r[1]) for r in rows], cam=cam.astype(int).to_numpy()))
+    return pd.DataFrame(dict(path=paths, pid=[int(r[1]) for r in rows], cam=cam.astype(int).to_numpy(),
+                             lst=str(lst), line=[i for i, _ in lines], rel=rel))
+
+def _listed_once(name, df):
+    "The rows of `_read_list` (one list or several); an error naming the list file and line of an image listed twice"
+    key = df.path.map(os.path.normpath)
+    dup = key.duplicated()
+    if dup.any():
+        r = df[dup].iloc[0]; first = df[key == key[dup].iloc[0]].iloc[0]
+        _err(name, f"'{r.lst}' line {r.line} lists '{r.rel}' again (first listed on line {first.line} of '{first.lst}')"
+                   + (f"; {int(dup.sum())} such lines in all" if dup.sum() > 1 else '') + ": each image must be listed once, remove the repeated lines")
+    return df.drop(columns=['lst', 'line', 'rel'])
 
 def read_msmt17(root, # `MSMT17_V1`, `MSMT17_V2` or a parent of them
                 version:int|None=None, # 1 or 2; None takes whichever is found, V2 first
@@ -269,8 +308,8 @@ def read_msmt17(root, # `MSMT17_V1`, `MSMT17_V2` or a parent of them
     if not found: raise err
     v, d = found
     tr_dir, te_dir = (d/s for s in layouts[v][0])
-    tr = pd.concat([_read_list('msmt17', d/'list_train.txt', tr_dir), _read_list('msmt17', d/'list_val.txt', tr_dir)], ignore_index=True)
-    q, g = _read_list('msmt17', d/'list_query.txt', te_dir), _read_list('msmt17', d/'list_gallery.txt', te_dir)
+    tr = _listed_once('msmt17', pd.concat([_read_list('msmt17', d/'list_train.txt', tr_dir), _read_list('msmt17', d/'list_val.txt', tr_dir)], ignore_index=True))
+    q, g = [_listed_once('msmt17', _read_list('msmt17', d/f'list_{s}.txt', te_dir)) for s in ('query', 'gallery')]
     return _finish('msmt17', d, tr, q, g, seed, notes=[f"MSMT17_V{v}; train = list_train + list_val"])
 
 # %% ../nbs/01_data.ipynb #9c4e2450
@@ -581,6 +620,7 @@ def _folder_tree(name, d, what, eval_split=False):
         for s in subs:
             fr = [str(f) for f in sorted(s.iterdir()) if f.suffix.lower() in IMG_EXTS]
             if not fr: _err(name, f"{what} folder '{s}' holds no images ({', '.join(IMG_EXTS)})")
+            _case_twins(name, fr)
             rows += [(f, c.name, s.name) for f in fr]
     return pd.DataFrame(rows, columns=['path', 'cam', 'sub'])
 
@@ -640,7 +680,7 @@ READERS = dict(market1501=read_market1501, dukemtmc=read_dukemtmc, msmt17=read_m
 
 def load_reid(name:str, # one of `READERS`: 'market1501','dukemtmc','msmt17','cuhk03','mars','prid2011','ilidsvid','folder','synthetic'
               root=None, # the dataset folder or a parent of it (optional for 'synthetic')
-              verify:bool=False, # open every image once and fail on the first that cannot be read
+              verify:bool=False, # decode every image once and fail naming those that cannot be read
               **kwargs, # passed to the reader, e.g. `split=` or `kind=`
              )->ReIDData:
     "Read the dataset `name` from `root` into a `ReIDData`"
@@ -652,17 +692,60 @@ def load_reid(name:str, # one of `READERS`: 'market1501','dukemtmc','msmt17','cu
     if verify: data.verify()
     return data
 
+# %% ../nbs/01_data.ipynb #b5e0365e
+from PIL import ImageFile
+
+_MARKERS = {'JPEG': (b'\xff\xd8', b'\xff\xd9'), 'PNG': (b'\x89PNG\r\n\x1a\n', b'IEND')}   # format: (start, end marker)
+
+def _cut_short(p, size):
+    "The format of the JPEG/PNG file `p` if it lacks its end marker in its last KB, else None"
+    with open(p, 'rb') as f:
+        head = f.read(8); f.seek(max(0, size - 1024)); tail = f.read()
+    return next((fmt for fmt, (start, end) in _MARKERS.items() if head.startswith(start) and end not in tail), None)
+
+def _decode(p, mode=None):
+    "Decode the image file `p` fully; converted to `mode` if given. Raises with the reason if it cannot be read"
+    size = os.path.getsize(p)
+    if size == 0: raise OSError('the file is empty (0 bytes)')
+    def cut(fmt, why): return OSError(f"image file is truncated (no {fmt} end marker in its {size} bytes; {why})")
+    try:
+        with Image.open(p) as im:
+            im.load()                                  # a full decode: `Image.verify` reads the headers only and misses a file cut short
+            out = im.convert(mode) if mode else None
+    except Exception as e:
+        if fmt := _cut_short(p, size): raise cut(fmt, f"PIL: {e}") from e   # PIL's words for it vary with where the file was cut
+        raise
+    if ImageFile.LOAD_TRUNCATED_IMAGES and (fmt := _cut_short(p, size)):    # PIL pads cut files when told to: not here
+        raise cut(fmt, "PIL pads such files when `ImageFile.LOAD_TRUNCATED_IMAGES` is set")
+    return out
+
+def open_image(path, # an image file
+              )->Image.Image: # a fastai `PILImage` (a PIL image), fully decoded, mode RGB
+    "Open one image as an RGB `fastai.vision.core.PILImage`; a `ReIDDataError` naming the file and the reason if it cannot be read"
+    from fastai.vision.core import PILImage            # imported here so that `import uga_fast.data` stays light
+    try: im = _decode(path, 'RGB')
+    except Exception as e:
+        raise ReIDDataError(f"cannot read image '{path}': {e}. Remove or replace the file; "
+                            "`load_reid(..., verify=True)` lists every unreadable image of a dataset") from e
+    return PILImage(im)
+
+
 # %% ../nbs/01_data.ipynb #39bf068d
 @patch
-def verify(self:ReIDData):
-    "Open every image of every split; a `ReIDDataError` naming the first that cannot be read"
+def verify(self:ReIDData,
+           show:int=5, # how many of the unreadable images the error names
+          ):
+    "Decode every image of every split; a `ReIDDataError` naming those that cannot be read"
+    bad, n = [], 0
     for split in ('train', 'query', 'gallery'):
         for p in getattr(self, split).path:
-            try:
-                if os.path.getsize(p) == 0: raise OSError('the file is empty (0 bytes)')
-                with Image.open(p) as im: im.verify()
-            except Exception as e: _err(self.name, f"cannot read {split} image '{p}': {e}")
+            n += 1
+            try: _decode(p)
+            except Exception as e: bad.append(f"cannot read {split} image '{p}': {e}")
+    if bad: _err(self.name, f"{len(bad)} of {n} images cannot be read; remove or replace them:\n  " + '\n  '.join(bad[:show])
+                            + (f"\n  ... and {len(bad) - show} more" if len(bad) > show else ''))
     return self
+
 
 # %% ../nbs/01_data.ipynb #121b35cb
 def simulate_tracklet_noise(data:ReIDData, # a dataset from `load_reid`

@@ -8,19 +8,25 @@ Docs: https://uga-fast.github.io/uga_fast/learner.html.md"""
 __all__ = ['ADAM_REID', 'intra_accuracy', 'UGALearner', 'step_schedule', 'synthetic_weights']
 
 # %% ../nbs/08_learner.ipynb #4e60285c
+import random
 from functools import partial
+from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastcore.basics import store_attr, patch, listify
 from fastcore.foundation import L
 from fastcore.meta import delegates
 from fastai.learner import Learner
 from fastai.optimizer import Adam
+from fastai.callback.core import CancelEpochException
 from fastai.callback.schedule import ParamScheduler, SchedNo, combine_scheds
-from fastai.torch_core import noop
+from fastai.torch_core import noop, set_seed, get_model, rank_distrib
 from fastai.data.load import DataLoader
 from .model import UGAModel
 from .loss import IntraCameraLoss, mask_other_cams
 from .sampler import ReIDDataLoaders
+from fastai.callback.progress import ProgressCallback
+from .distributed import ReIDDistributedTrainer
+from .checkpoint import TrainingCheckpoint, StopOnNaN, CheckpointError, load_checkpoint, check_resumable
 
 # %% ../nbs/08_learner.ipynb #8afcf5b6
 def intra_accuracy(logits, targ, node_cam=None):
@@ -29,6 +35,12 @@ def intra_accuracy(logits, targ, node_cam=None):
 
 # %% ../nbs/08_learner.ipynb #a5268e29
 ADAM_REID = partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-8, decouple_wd=False)  # torch.optim.Adam with L2 weight decay
+
+def _check_graph_settings(lam, k):
+    "λ and K of the cross-view graph, checked before any training"
+    if lam is not None and not -1 <= lam <= 1:
+        raise ValueError(f"lam={lam}: λ is a threshold on cosine similarity, expected in [-1, 1] (the paper: 0.65; 1 = no cross-camera edge)")
+    if k is not None and (int(k) != k or k < 1): raise ValueError(f"k={k}: K, the neighbours kept per other camera, must be an integer >= 1 (the paper: 1)")
 
 class UGALearner(Learner):
     "A fastai `Learner` for Unsupervised Graph Association: `UGAModel` on camera-balanced `ReIDDataLoaders`"
@@ -45,14 +57,37 @@ class UGALearner(Learner):
                  lam:float=0.65, # λ of the cross-view graph (`fit_inter`'s default)
                  k:int=1, # K of the cross-view graph
                  symmetric:bool=True, # the graph's symmetric constraint
+                 seed:int|None=None, # seeds the new layers, the sampler, augmentation and dropout: same seed, same run
+                 path='.', # where `models/` (checkpoints, `learn.save`) goes: the working directory, never the dataset's folder
                  **kwargs, # passed to `Learner`
                 ):
         if not isinstance(dls, ReIDDataLoaders): raise TypeError(f"UGALearner needs ReIDDataLoaders (ReIDDataLoaders.from_reid), got {type(dls).__name__}")
+        _check_graph_settings(lam, k)
+        if seed is not None:
+            set_seed(seed, reproducible=True)
+            for dl in dls.loaders: dl.rng = random.Random(random.randint(0, 2**32 - 1))   # the sampler's own generator
         model = UGAModel(dls.n_tracklets, arch=arch, pretrained=pretrained, head=head, emb_dim=emb_dim, dropout=dropout)
         loss = IntraCameraLoss(dls.tracklet_cam)
         if metrics is None: metrics = partial(intra_accuracy, node_cam=dls.tracklet_cam)
-        super().__init__(dls, model, loss_func=loss, opt_func=opt_func, lr=lr, wd=wd, metrics=metrics, **kwargs)
-        self.history, self.lam, self.k, self.symmetric, self.cvg = {}, lam, k, symmetric, None
+        cbs = L(StopOnNaN()) + L(kwargs.pop('cbs', None))
+        super().__init__(dls, model, loss_func=loss, opt_func=opt_func, lr=lr, wd=wd, metrics=metrics, cbs=cbs, path=path, **kwargs)
+        self.history, self.lam, self.k, self.symmetric, self.cvg, self.seed, self.resuming = {}, lam, k, symmetric, None, seed, False
+
+    def _do_fit(self):
+        "fastai's epoch loop, starting after the saved epoch when a `TrainingCheckpoint` resumes"
+        ck = getattr(self, 'training_checkpoint', None)
+        for epoch in range(ck.start_epoch if ck is not None else 0, self.n_epoch):
+            self.epoch = epoch
+            self._with_events(self._do_epoch, 'epoch', CancelEpochException)
+
+    def to_distributed(self, sync_bn:bool=True, # BatchNorm statistics over all ranks (GPUs only: gloo/CPU runs keep plain BatchNorm)
+                       **kwargs, # passed to accelerate's `Accelerator`
+                      ):
+        "fastai's `to_distributed` (what `distrib_ctx` calls) with `ReIDDistributedTrainer`: camera-balanced shards, one graph"
+        if not torch.cuda.is_available(): kwargs.setdefault('cpu', True)       # processes on CPUs: gloo
+        self.add_cb(ReIDDistributedTrainer(sync_bn and not kwargs.get('cpu', False), **kwargs))
+        if rank_distrib(): self.remove_cb(ProgressCallback)
+        return self
 
 # %% ../nbs/08_learner.ipynb #2489fd8b
 def step_schedule(lr:float, # starting learning rate
@@ -69,16 +104,49 @@ def _stage_history(recorder)->pd.DataFrame:
     return pd.DataFrame(v, columns=recorder.metric_names[1:len(v[0]) + 1] if v else None)
 
 @patch
+def checkpoint_path(self:Learner, stage:str, # 'intra' or 'inter'
+                   )->Path:
+    "Where `fit_intra`/`fit_inter` keep the checkpoint of `stage`: `learn.path/learn.model_dir/checkpoint_<stage>.pth`"
+    return Path(self.path)/self.model_dir/f'checkpoint_{stage}.pth'
+
+@patch
+def _fit_stage(self:Learner, stage, n_epoch, lr, cbs, settings, resume, checkpoint, **kwargs):
+    "`fit` with a `TrainingCheckpoint`; with `resume`, from the stage's checkpoint when there is one"
+    path, state, say = self.checkpoint_path(stage), None, (print if not rank_distrib() else noop)
+    if resume:
+        if not isinstance(self, UGALearner): raise TypeError(f"resume needs a UGALearner, got {type(self).__name__}")
+        src = path if resume is True else Path(resume)
+        if src.is_file():
+            state = load_checkpoint(src)
+            check_resumable(state, stage, settings, src)
+            get_model(self.model).load_state_dict(state['model'])
+            done = state['epoch'] + 1
+            say(f"{stage} stage: resuming from '{src}', {done} of {n_epoch} epochs done" + (" (finished)" if done == n_epoch else ''))
+        elif resume is True: say(f"{stage} stage: no checkpoint at '{src}' yet, training from the start")
+        else: raise CheckpointError(f"no checkpoint at '{src}'")
+    ck = TrainingCheckpoint(path, stage, settings, state=state, save=checkpoint) if checkpoint or state is not None else None
+    self.resuming = state is not None
+    try: self.fit(n_epoch, lr=lr, cbs=L(cbs) + L(ck), **kwargs)
+    finally: self.resuming = False
+
+def _settings(learn, n_epoch, lr, steps, gamma, **kw)->dict:
+    "What a resumed stage must share with the interrupted one"
+    return dict(n_epoch=int(n_epoch), lr=float(lr), steps=[float(s) for s in steps], gamma=float(gamma), n_tracklets=[int(n) for n in learn.dls.n_tracklets],
+                n_images=len(learn.dls.train.dataset), bs=int(learn.dls.train.bs), **kw)
+
+@patch
 @delegates(Learner.fit)
 def fit_intra(self:Learner, n_epoch:int=80, # epochs (the paper: 80)
               lr:float=3.5e-4, # learning rate (the paper: 3.5e-4)
               steps:tuple=(0.5, 0.75), # where the rate is divided by 10 (the paper: epochs 40 and 60 of 80)
               gamma:float=0.1, # the factor at each step
+              resume:bool|str=False, # True: continue from this stage's checkpoint if there is one; or a checkpoint file
+              checkpoint:bool=True, # save a checkpoint after every epoch (`learn.checkpoint_path('intra')`)
               **kwargs):
     "Stage 1: intra-camera training, Eq. (1)-(2), with the paper's step schedule"
     self.loss_func = IntraCameraLoss(self.dls.tracklet_cam)
     cbs = L(ParamScheduler({'lr': step_schedule(lr, steps, gamma)})) + L(kwargs.pop('cbs', None))
-    self.fit(n_epoch, lr=lr, cbs=cbs, **kwargs)
+    self._fit_stage('intra', n_epoch, lr, cbs, _settings(self, n_epoch, lr, steps, gamma), resume, checkpoint, **kwargs)
     self.history['intra'] = _stage_history(self.recorder)
     return self
 
@@ -100,14 +168,24 @@ def fit_inter(self:Learner, n_epoch:int=80, # epochs (the paper: 80)
               update_every:int=1, # rebuild the graph every this many `update_per`
               update_per:str='epoch', # 'epoch' or 'iter'
               swap:bool=True, # start from the tracklet centres (Eq. 3); False: from the current node weights
+              resume:bool|str=False, # True: continue from this stage's checkpoint if there is one; or a checkpoint file
+              checkpoint:bool=True, # save a checkpoint after every epoch (`learn.checkpoint_path('inter')`)
               **kwargs):
     "Stage 2: inter-camera training, Eq. (3)-(12): centroid swap, cross-view graph, graph-weighted loss, graph updates"
+    if int(self.dls.tracklet_cam.max()) < 1:
+        raise ValueError(f"{getattr(self.dls.data, 'name', 'this data')}: the inter-camera stage needs training tracklets from two cameras or more; "
+                         "this data has one camera, so the cross-view graph has no edge to learn from (train with fit_intra only)")
+    _check_graph_settings(lam, k)
+    lam, k = (lam if lam is not None else self.lam), (k if k is not None else self.k)
+    symmetric = symmetric if symmetric is not None else self.symmetric
     user = L(kwargs.pop('cbs', None))
     mine = L(CrossCameraLossCallback(self_cam), CentroidSwap() if swap else None, CVGUpdate(lam, k, symmetric, update_every, update_per))
     mine = mine.filter(lambda cb: cb is not None and not any(isinstance(u, type(cb)) for u in user))
     kwargs.setdefault('reset_opt', True)
     self.cvg_history = []
-    self.fit(n_epoch, lr=lr, cbs=L(ParamScheduler({'lr': step_schedule(lr, steps, gamma)})) + mine + user, **kwargs)
+    settings = _settings(self, n_epoch, lr, steps, gamma, lam=float(lam), k=int(k), symmetric=bool(symmetric), self_cam=bool(self_cam),
+                         update_every=int(update_every), update_per=update_per, swap=bool(swap))
+    self._fit_stage('inter', n_epoch, lr, L(ParamScheduler({'lr': step_schedule(lr, steps, gamma)})) + mine + user, settings, resume, checkpoint, **kwargs)
     self.history['inter'], self.history['cvg'] = _stage_history(self.recorder), pd.DataFrame(self.cvg_history)
     return self
 

@@ -17,7 +17,7 @@ from fastai.data.core import TfmdDL, DataLoaders, Datasets
 from fastai.data.transforms import ColReader, Categorize, Normalize, IntToFloatTensor, ToTensor
 from fastai.vision.core import PILImage, imagenet_stats
 from fastai.vision.augment import Resize, ResizeMethod, FlipItem, RandomErasing, RandTransform
-from .data import ReIDData
+from .data import ReIDData, open_image
 
 # %% ../nbs/03_sampler.ipynb #1b4c8c5c
 def camera_balanced_idxs(cams:np.ndarray, # camera id (0..T-1) of every training item
@@ -124,7 +124,7 @@ def from_reid(cls:ReIDDataLoaders, data:ReIDData, # a dataset from `load_reid`
                flip:float=0.5, # probability of a horizontal flip
                erasing:float=0., # probability of random erasing (0: off)
                valid_pct:float=0.1, # share of training images in the (unaugmented) validation monitor
-               seed:int|None=0, # seeds the validation sample
+               seed:int|None=0, # seeds the validation sample and the camera-balanced sampler
                num_workers:int|None=0, # data loading processes
                device=None, # where batches go; default: the GPU if there is one
                **kwargs, # passed to both loaders
@@ -135,11 +135,12 @@ def from_reid(cls:ReIDDataLoaders, data:ReIDData, # a dataset from `load_reid`
     items = data.train.assign(name=np.array(names)[data.train.tracklet.to_numpy()])
     n_val = max(1, int(round(len(items)*valid_pct)))
     val = np.sort(np.random.default_rng(seed).choice(len(items), n_val, replace=False))
-    dsets = Datasets(items, tfms=[[ColReader('path'), PILImage.create], [ColReader('name'), Categorize(vocab=names, sort=False)]],
+    dsets = Datasets(items, tfms=[[ColReader('path'), open_image], [ColReader('name'), Categorize(vocab=names, sort=False)]],
                      splits=[list(range(len(items))), val.tolist()])
     item_tfms = [Resize(size, method=ResizeMethod.Squish)] + ([FlipItem(flip)] if flip else []) + ([PadCrop(pad)] if pad else [])
     batch_tfms = [IntToFloatTensor(), Normalize.from_stats(*imagenet_stats)] + ([RandomErasing(p=erasing)] if erasing else [])
     kw = dict(after_item=item_tfms + [ToTensor()], after_batch=batch_tfms, num_workers=num_workers, device=device, **kwargs)
     train = CameraBalancedDL(dsets.train, cams=items.cam.to_numpy(), bs=bs, **kw)
+    if seed is not None: train.rng = random.Random(seed)   # the order of the batches, whatever the global random state
     valid = TfmdDL(dsets.valid, bs=bs*2, shuffle=False, **kw)
     return cls(train, valid, data=data, path=data.root or '.', device=device)
