@@ -71,9 +71,27 @@ def test_demo_both_stages_writes_the_report(tmp_path):
             '--arch', 'resnet10t', '--pretrained', 'none', '--intra-epochs', '1', '--inter-epochs', '1', '--no-bars', '--out', 'out',
             tmp_path=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert 'Cross-camera retrieval' in r.stdout and 'Graph at the last rebuild' in r.stdout
+    assert 'Cross-camera retrieval' in r.stdout and 'The cross-view graph at its first and last rebuild' in r.stdout
     out = tmp_path/'out'
-    for f in ('report.md', 'results.csv', 'loss_intra.png', 'loss_inter.png', 'cvg_lambda.png', 'cvg_rebuilds.png', 'retrieval.png'):
+    for f in ('report.md', 'results.csv', 'loss_intra.png', 'loss_inter.png', 'cvg_lambda.png', 'cvg_null.png', 'cvg_rebuilds.png', 'retrieval.png'):
         assert (out/f).is_file() and (out/f).stat().st_size > 0, f
     rep = (out/'report.md').read_text()
     assert '## Cross-camera retrieval' in rep and '![retrieval](retrieval.png)' in rep
+
+def _table(stdout):
+    "The results table the demo prints"
+    return stdout[stdout.index('Cross-camera retrieval'):stdout.index('The cross-view graph at its first and last rebuild')]
+
+def test_demo_first_run_and_cached_run_print_the_same_table(tmp_path):
+    # the first run draws the data and trains the offline stand-in weights; the second reads both from the cache
+    args = ('demo', '--n-ids', '10', '--n-test-ids', '4', '--n-cams', '3', '--bs', '9', '--height', '32', '--width', '16',
+            '--intra-epochs', '1', '--inter-epochs', '1', '--no-bars')
+    first = run(*args, '--out', 'first', tmp_path=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    weights = list((tmp_path/'home'/'weights').glob('*.pth'))
+    assert len(weights) == 1, weights
+    stamp = weights[0].stat().st_mtime_ns
+    cached = run(*args, '--out', 'cached', tmp_path=tmp_path)
+    assert cached.returncode == 0, cached.stderr[-3000:]
+    assert weights[0].stat().st_mtime_ns == stamp                     # read from the cache, not trained again
+    assert _table(first.stdout) == _table(cached.stdout), (first.stdout, cached.stdout)

@@ -15,7 +15,7 @@ from fastai.data.load import DataLoader
 from fastai.torch_core import get_model, rank_distrib, num_distrib
 from .distributed import is_distributed, all_reduce_sum, broadcast_graph
 from .loss import CrossCameraLoss
-from .graph import build_cvg, cvg_stats
+from .graph import _build_cvg, cvg_stats
 
 # %% ../nbs/07_callbacks.ipynb #ccfa1369
 def tracklet_centres(model:torch.nn.Module, # a `UGAModel` (anything with `.features(x)`)
@@ -68,11 +68,12 @@ class CrossCameraLossCallback(Callback):
 class CVGUpdate(Callback):
     "Build the cross-view graph (Eq. 4-5) from the classifier's node weights before training, then every `every` epochs or iterations"
     order = 2
-    def __init__(self, lam:float|None=None, # λ; default the learner's `lam` (0.65)
+    def __init__(self, lam:float|str|None=None, # λ, or 'auto' (re-estimated at every rebuild, `cvg_lambda`); default the learner's `lam`
                  k:int|None=None, # K; default the learner's `k` (1)
                  symmetric:bool|None=None, # the symmetric constraint; default the learner's (True)
                  every:int=1, # rebuild period
                  per:str='epoch', # 'epoch' or 'iter'
+                 lam_q:float|None=None, # with lam='auto': the null's quantile; default the learner's `lam_q` (0.95)
                 ):
         if per not in ('epoch', 'iter'): raise ValueError(f"per must be 'epoch' or 'iter', got {per!r}")
         if int(every) < 1: raise ValueError(f"every must be >= 1, got {every}")
@@ -85,7 +86,8 @@ class CVGUpdate(Callback):
     def update(self):
         "Rebuild the graph from the current node weights and hand it to the loss"
         w, dls = get_model(self.learn.model).classifier.weight.detach(), self.learn.dls
-        W = build_cvg(w, dls.tracklet_cam, lam=self._get('lam', 0.65), k=self._get('k', 1), symmetric=self._get('symmetric', True))
+        W, lam = _build_cvg(w, dls.tracklet_cam, self._get('lam', 0.65), self._get('k', 1), self._get('symmetric', True),
+                            self._get('lam_q', 0.95), None, None)
         W = broadcast_graph(W)                                     # several processes: rank 0's graph on every rank
         self.learn.cvg = W
         if not hasattr(self.learn.loss_func, 'set_graph'):
@@ -93,7 +95,7 @@ class CVGUpdate(Callback):
         self.learn.loss_func.set_graph(W)
         pids = getattr(dls, 'tracklet_pid', None)
         if pids is not None and (pids < 0).all(): pids = None
-        self.learn.cvg_history.append(dict(epoch=self.epoch, iter=self.train_iter, **cvg_stats(W, dls.tracklet_cam, pids)))
+        self.learn.cvg_history.append(dict(epoch=self.epoch, iter=self.train_iter, lam=lam, **cvg_stats(W, dls.tracklet_cam, pids)))
 
     def before_fit(self):
         if int(self.learn.dls.tracklet_cam.max()) < 1:

@@ -33,6 +33,17 @@ def _fig(path, fig=None):
     (fig or plt.gcf()).savefig(path, dpi=90, bbox_inches='tight'); plt.close('all')
     return path
 
+def _lam(s)->float|str:
+    "The `--lam` option: 'auto' or a number"
+    if str(s).lower() == 'auto': return 'auto'
+    try: return float(s)
+    except ValueError: raise SystemExit(f"--lam {s!r}: expected a number in [-1, 1] (the paper: 0.65) or 'auto' (λ from the data)") from None
+
+def _cvg_summary(cvg)->str:
+    "The graph at its first and last rebuild, with the λ it used"
+    cols = [c for c in ('epoch', 'lam', 'edges', 'nodes_linked', 'precision', 'recall') if c in cvg]
+    return 'The cross-view graph at its first and last rebuild:\n' + cvg.iloc[sorted({0, len(cvg) - 1})][cols].round(3).to_string(index=False)
+
 def _table(rows:dict):
     import pandas as pd
     return pd.DataFrame(rows).T[['mAP', 'rank1', 'rank5', 'rank10', 'rank20', 'mINP']].round(1)
@@ -49,9 +60,9 @@ def demo(out:str='demo_out', # folder for the report and its figures
          pretrained:str='synthetic', # 'synthetic' (offline ImageNet stand-in), 'timm' (ImageNet, downloads), 'none', or a weights file
          intra_epochs:int=24, # epochs of the intra-camera stage (0: data only)
          inter_epochs:int=12, # epochs of the inter-camera stage
-         lr:float=2e-3, # learning rate of the intra stage (a small body on tiny images likes more than the paper's 3.5e-4)
-         inter_lr:float=5e-4, # learning rate of the inter stage
-         lam:float=0.65, # λ of the cross-view graph (the paper's; the report's λ plot shows where this model's similarities fall)
+         intra_lr:float=2e-3, # learning rate of the intra stage (a small body on tiny images likes more than the paper's 3.5e-4)
+         inter_lr:float=5e-4, # learning rate of the inter stage (the paper restarts at the intra rate; here 2e-3 gained less, over 3 seeds)
+         lam:str='0.65', # λ of the cross-view graph: a number (the paper: 0.65) or 'auto' (from the data at every rebuild)
          seed:int=0, # seeds the data, the sampler and the model
          num_workers:int=0, # data loading processes
          bars:bool=True, # progress bars (--no-bars: quiet)
@@ -60,7 +71,7 @@ def demo(out:str='demo_out', # folder for the report and its figures
     import matplotlib; matplotlib.use('Agg')
     from fastai.torch_core import set_seed
     from uga_fast.learner import UGALearner
-    t0, size = time.time(), (height, width)
+    t0, size, lam = time.time(), (height, width), _lam(lam)
     weights = _pretrained(pretrained, arch, size) if intra_epochs > 0 else None   # first: a first-run training of the stand-in
     set_seed(seed, reproducible=True)                                            # must not change what follows
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
@@ -78,10 +89,11 @@ def demo(out:str='demo_out', # folder for the report and its figures
         learn.remove_cb(ProgressCallback); learn.logger = noop
     rows = {'start (pretrained body, untrained head)': learn.evaluate()}
     print(f'\n== intra-camera stage: {intra_epochs} epochs')
-    learn.fit_intra(intra_epochs, lr=lr)
+    learn.fit_intra(intra_epochs, lr=intra_lr)
     rows['intra'] = learn.evaluate()
     learn.recorder.plot_loss(); _fig(out/'loss_intra.png')
     sweep = learn.lambda_sweep(plot=True); _fig(out/'cvg_lambda.png')
+    learn.plot_cvg_null(); _fig(out/'cvg_null.png')
     res = {}
     if inter_epochs > 0:
         print(f'\n== inter-camera stage: {inter_epochs} epochs, λ={lam}')
@@ -94,7 +106,7 @@ def demo(out:str='demo_out', # folder for the report and its figures
     table.to_csv(out/'results.csv')
     cvg = learn.cvg_stats()
     lines = [f'# uga-fast demo', '', f'{data.summary()}', '',
-             f'{arch} from `{pretrained}` weights; intra stage {intra_epochs} epochs (lr {lr}), inter stage {inter_epochs} epochs '
+             f'{arch} from `{pretrained}` weights; intra stage {intra_epochs} epochs (lr {intra_lr}), inter stage {inter_epochs} epochs '
              f'(lr {inter_lr}, λ={lam}); {time.time() - t0:.0f} s.', '',
              '## Cross-camera retrieval (percent)', '', table.to_markdown() if _has_tabulate() else '```\n' + table.to_string() + '\n```', '',
              '![intra loss](loss_intra.png)']
@@ -102,10 +114,11 @@ def demo(out:str='demo_out', # folder for the report and its figures
         lines += ['![inter loss](loss_inter.png)', '', '## The cross-view graph at each rebuild', '',
                   '```\n' + cvg.round(3).to_string(index=False) + '\n```', '', '![graph over training](cvg_rebuilds.png)']
     lines += ['', "## Precision and recall of the graph against λ (the paper's Figure 4), intra-stage centres", '',
-              '![lambda sweep](cvg_lambda.png)', '', '## Ranked retrieval', '', '![retrieval](retrieval.png)', '']
+              '![lambda sweep](cvg_lambda.png)', '', "## λ from the data: the null of lam='auto' beside the candidate edges", '',
+              '![null](cvg_null.png)', '', '## Ranked retrieval', '', '![retrieval](retrieval.png)', '']
     (out/'report.md').write_text('\n'.join(lines))
     print(f'\nCross-camera retrieval on the synthetic query/gallery (percent):\n{table.to_string()}')
-    if len(cvg): print(f'\nGraph at the last rebuild: {cvg.iloc[-1].round(3).to_dict()}')
+    if len(cvg): print('\n' + _cvg_summary(cvg))
     print(f'\nwrote {out/"report.md"} and its figures ({time.time() - t0:.0f} s)')
     return learn
 
@@ -114,10 +127,10 @@ def _has_tabulate():
     except ImportError: return False
 
 # %% ../nbs/09_cli.ipynb #7f56d87e
-def _learner(data, arch, pretrained, head, emb_dim, bs, height, width, lam, k, symmetric, num_workers, device, seed):
+def _learner(data, arch, pretrained, head, emb_dim, bs, height, width, lam, k, symmetric, num_workers, device, seed, lam_q=0.95):
     from uga_fast.learner import UGALearner
     dls = ReIDDataLoaders.from_reid(data, bs=bs, size=(height, width), seed=seed, num_workers=num_workers, device=device or None)
-    return UGALearner(dls, arch=arch, pretrained=pretrained, head=head, emb_dim=emb_dim, lam=lam, k=k, symmetric=symmetric, seed=seed)
+    return UGALearner(dls, arch=arch, pretrained=pretrained, head=head, emb_dim=emb_dim, lam=lam, lam_q=lam_q, k=k, symmetric=symmetric, seed=seed)
 
 def _load_data(data, root, seed, split):
     if not data: raise SystemExit("--data is required: one of market1501, dukemtmc, msmt17, cuhk03, mars, prid2011, ilidsvid, folder, synthetic")
@@ -133,14 +146,18 @@ def train(data:str='', # dataset (required): market1501, dukemtmc, msmt17, cuhk0
           emb_dim:int=1024, # feature size of the 'embed' head
           intra_epochs:int=80, # epochs of the intra-camera stage (0: skip)
           inter_epochs:int=80, # epochs of the inter-camera stage (0: skip)
-          lr:float=3.5e-4, # learning rate of both stages
+          intra_lr:float=None, # learning rate of the intra-camera stage; default --lr
+          inter_lr:float=None, # learning rate of the inter-camera stage, which restarts its schedule after the swap; default --lr
+          lr:float=3.5e-4, # both rates at once (the paper's 3.5e-4 for each stage); --intra-lr and --inter-lr override it
           bs:int=60, # batch size
           height:int=256, # image height
           width:int=128, # image width
-          lam:float=0.65, # λ of the cross-view graph
+          lam:str='0.65', # λ of the cross-view graph: a number (the paper: 0.65) or 'auto' (from the data at every rebuild)
+          lam_q:float=0.95, # with --lam auto: the quantile of the non-match similarities that λ sits at
           k:int=1, # K of the cross-view graph
           symmetric:bool_arg=True, # the graph's symmetric constraint
           self_cam:bool_arg=True, # the self-camera term of the inter-camera loss (Table 5)
+          scale:float=16., # inter stage: node scores s·cos(W, φ); 0: the paper's raw products W·φ
           update_every:int=1, # rebuild the graph every this many epochs
           split:int=None, # evaluation split of cuhk03, prid2011, ilidsvid
           seed:int=0, # seeds pseudo labels, sampling, augmentation and the model: the same seed, the same run
@@ -153,6 +170,7 @@ def train(data:str='', # dataset (required): market1501, dukemtmc, msmt17, cuhk0
     import matplotlib; matplotlib.use('Agg')
     from fastai.torch_core import set_seed, num_distrib, rank_distrib
     set_seed(seed)
+    lam, scale, intra_lr, inter_lr = _lam(lam), scale or None, intra_lr or lr, inter_lr or lr
     n_proc, main_proc = num_distrib(), not rank_distrib()
     if n_proc > 1 and torch.cuda.is_available() and not device:   # one GPU per process: LOCAL_RANK's
         torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
@@ -160,12 +178,12 @@ def train(data:str='', # dataset (required): market1501, dukemtmc, msmt17, cuhk0
     ds = _load_data(data, root, seed, split)
     if main_proc: print(ds.summary())
     learn = _learner(ds, arch, _pretrained(pretrained, arch, (height, width)), head, emb_dim, bs, height, width, lam, k, symmetric,
-                     num_workers, device, seed)
+                     num_workers, device, seed, lam_q)
     learn.path, learn.model_dir = out, 'models'
     if fp16: learn.to_fp16()
     args = dict(data=data, root=str(root), arch=arch, pretrained=str(pretrained), head=head, emb_dim=emb_dim, intra_epochs=intra_epochs,
-                inter_epochs=inter_epochs, lr=lr, bs=bs, height=height, width=width, lam=lam, k=k, symmetric=symmetric,
-                self_cam=self_cam, update_every=update_every, split=split, seed=seed, fp16=fp16, processes=max(n_proc, 1))
+                inter_epochs=inter_epochs, intra_lr=intra_lr, inter_lr=inter_lr, bs=bs, height=height, width=width, lam=lam, lam_q=lam_q,
+                k=k, symmetric=symmetric, self_cam=self_cam, scale=scale, update_every=update_every, split=split, seed=seed, fp16=fp16, processes=max(n_proc, 1))
     metrics = dict(args=args)
     ddp = (lambda: learn.distrib_ctx()) if n_proc > 1 else nullcontext
     def finish(stage):
@@ -176,11 +194,11 @@ def train(data:str='', # dataset (required): market1501, dukemtmc, msmt17, cuhk0
         elif not ds.query.empty: metrics[stage] = learn.evaluate(); print(f'{stage}: {metrics[stage]}')
         (out/'metrics.json').write_text(json.dumps(metrics, indent=1))
     if intra_epochs > 0:
-        with ddp(): learn.fit_intra(intra_epochs, lr=lr, resume=resume)
+        with ddp(): learn.fit_intra(intra_epochs, lr=intra_lr, resume=resume)
         finish('intra')
     if inter_epochs > 0:
-        with ddp(): learn.fit_inter(inter_epochs, lr=lr, self_cam=self_cam, update_every=update_every, resume=resume)
-        if main_proc: learn.cvg_stats().to_csv(out/'cvg.csv', index=False)
+        with ddp(): learn.fit_inter(inter_epochs, lr=inter_lr, self_cam=self_cam, scale=scale, update_every=update_every, resume=resume)
+        if main_proc: learn.cvg_stats().to_csv(out/'cvg.csv', index=False); print(_cvg_summary(learn.cvg_stats()))
         finish('inter')
     if main_proc: print(f'wrote {out}/metrics.json and models/')
     return learn
@@ -223,6 +241,11 @@ def eval_checkpoint(data:str='', # dataset (required), as for train
 # %% ../nbs/09_cli.ipynb #afb72a0a
 COMMANDS = dict(demo=demo, train=train, eval=eval_checkpoint)
 
+def _parse(f, argv:list, cmd:str='')->dict:
+    "The keyword arguments of command function `f` from the command line `argv`"
+    args = anno_parser(f, prog=f'uga-fast {cmd}').parse_args(argv).__dict__
+    return {k: v for k, v in args.items() if k in f.__code__.co_varnames}
+
 def main(argv:list|None=None, # arguments after `uga-fast`; default `sys.argv[1:]`
         ):
     "Entry point of the `uga-fast` command"
@@ -234,11 +257,10 @@ def main(argv:list|None=None, # arguments after `uga-fast`; default `sys.argv[1:
     cmd, rest = argv[0], argv[1:]
     if cmd not in COMMANDS: raise SystemExit(f"uga-fast: unknown command {cmd!r}; expected one of {', '.join(COMMANDS)}")
     f = COMMANDS[cmd]
-    args = anno_parser(f, prog=f'uga-fast {cmd}').parse_args(rest).__dict__
     from uga_fast.data import ReIDDataError
     from uga_fast.checkpoint import CheckpointError
     from uga_fast.model import PretrainedWeightsError
-    try: f(**{k: v for k, v in args.items() if k in f.__code__.co_varnames})
+    try: f(**_parse(f, rest, cmd))
     except (ReIDDataError, CheckpointError, PretrainedWeightsError) as e: raise SystemExit(f"uga-fast {cmd}: {e}") from None   # the message is the news
     return 0
 

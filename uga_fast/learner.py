@@ -27,6 +27,7 @@ from .sampler import ReIDDataLoaders
 from fastai.callback.progress import ProgressCallback
 from .distributed import ReIDDistributedTrainer
 from .checkpoint import TrainingCheckpoint, StopOnNaN, CheckpointError, load_checkpoint, check_resumable
+from .graph import _check_lam
 
 # %% ../nbs/08_learner.ipynb #8afcf5b6
 def intra_accuracy(logits, targ, node_cam=None):
@@ -36,11 +37,15 @@ def intra_accuracy(logits, targ, node_cam=None):
 # %% ../nbs/08_learner.ipynb #a5268e29
 ADAM_REID = partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-8, decouple_wd=False)  # torch.optim.Adam with L2 weight decay
 
-def _check_graph_settings(lam, k):
-    "λ and K of the cross-view graph, checked before any training"
-    if lam is not None and not -1 <= lam <= 1:
-        raise ValueError(f"lam={lam}: λ is a threshold on cosine similarity, expected in [-1, 1] (the paper: 0.65; 1 = no cross-camera edge)")
+def _check_graph_settings(lam, k, lam_q=None):
+    "λ (or 'auto' and its quantile) and K of the cross-view graph, checked before any training"
+    if lam is not None: _check_lam(lam, 0.95 if lam_q is None else lam_q)
     if k is not None and (int(k) != k or k < 1): raise ValueError(f"k={k}: K, the neighbours kept per other camera, must be an integer >= 1 (the paper: 1)")
+
+def _seed_run(seed:int, dls):
+    "Seed torch, numpy, random and each loader's own generator (the sampler's order)"
+    set_seed(seed, reproducible=True)
+    for dl in dls.loaders: dl.rng = random.Random(random.randint(0, 2**32 - 1))
 
 class UGALearner(Learner):
     "A fastai `Learner` for Unsupervised Graph Association: `UGAModel` on camera-balanced `ReIDDataLoaders`"
@@ -54,7 +59,8 @@ class UGALearner(Learner):
                  lr:float=3.5e-4, # learning rate
                  wd:float=5e-4, # weight decay
                  metrics=None, # default: the intra-camera accuracy
-                 lam:float=0.65, # λ of the cross-view graph (`fit_inter`'s default)
+                 lam:float|str=0.65, # λ of the cross-view graph (`fit_inter`'s default); 'auto': from the data at every rebuild (`cvg_lambda`)
+                 lam_q:float=0.95, # with lam='auto': the quantile of the non-match similarities that λ sits at
                  k:int=1, # K of the cross-view graph
                  symmetric:bool=True, # the graph's symmetric constraint
                  seed:int|None=None, # seeds the new layers, the sampler, augmentation and dropout: same seed, same run
@@ -62,16 +68,15 @@ class UGALearner(Learner):
                  **kwargs, # passed to `Learner`
                 ):
         if not isinstance(dls, ReIDDataLoaders): raise TypeError(f"UGALearner needs ReIDDataLoaders (ReIDDataLoaders.from_reid), got {type(dls).__name__}")
-        _check_graph_settings(lam, k)
-        if seed is not None:
-            set_seed(seed, reproducible=True)
-            for dl in dls.loaders: dl.rng = random.Random(random.randint(0, 2**32 - 1))   # the sampler's own generator
+        _check_graph_settings(lam, k, lam_q)
+        if seed is not None: _seed_run(seed, dls)
         model = UGAModel(dls.n_tracklets, arch=arch, pretrained=pretrained, head=head, emb_dim=emb_dim, dropout=dropout)
         loss = IntraCameraLoss(dls.tracklet_cam)
         if metrics is None: metrics = partial(intra_accuracy, node_cam=dls.tracklet_cam)
         cbs = L(StopOnNaN()) + L(kwargs.pop('cbs', None))
         super().__init__(dls, model, loss_func=loss, opt_func=opt_func, lr=lr, wd=wd, metrics=metrics, cbs=cbs, path=path, **kwargs)
-        self.history, self.lam, self.k, self.symmetric, self.cvg, self.seed, self.resuming = {}, lam, k, symmetric, None, seed, False
+        self.history, self.lam, self.lam_q, self.k, self.symmetric, self.cvg, self.seed = {}, lam, lam_q, k, symmetric, None, seed
+        self.resuming = False
 
     def _do_fit(self):
         "fastai's epoch loop, starting after the saved epoch when a `TrainingCheckpoint` resumes"
@@ -153,21 +158,23 @@ def fit_intra(self:Learner, n_epoch:int=80, # epochs (the paper: 80)
 # %% ../nbs/08_learner.ipynb #d359a578
 import matplotlib.pyplot as plt
 from .callbacks import CentroidSwap, CVGUpdate, CrossCameraLossCallback, tracklet_centres
-from .graph import lambda_sweep, plot_lambda_sweep
+from .graph import lambda_sweep, plot_lambda_sweep, plot_cvg_null
 
 @patch
 @delegates(Learner.fit)
 def fit_inter(self:Learner, n_epoch:int=80, # epochs (the paper: 80)
-              lr:float=3.5e-4, # learning rate (the paper: 3.5e-4)
+              lr:float=3.5e-4, # learning rate; the paper (§4.2) gives one schedule for both stages, so the inter stage restarts at 3.5e-4
               steps:tuple=(0.5, 0.75), # where the rate is divided by 10 (the paper: epochs 40 and 60 of 80)
               gamma:float=0.1, # the factor at each step
-              lam:float|None=None, # λ of the graph; default the learner's `lam`
+              lam:float|str|None=None, # λ of the graph, or 'auto' (from the data at every rebuild); default the learner's `lam`
               k:int|None=None, # K of the graph; default the learner's `k`
               symmetric:bool|None=None, # the symmetric constraint; default the learner's
               self_cam:bool=True, # keep the self-camera term e(i,i)=1 of the loss (Table 5)
+              scale:float|None=16., # node scores s·cos(W_a, φ(I)); None: the paper's raw products W_a·φ(I) (see "The scale of the scores")
               update_every:int=1, # rebuild the graph every this many `update_per`
               update_per:str='epoch', # 'epoch' or 'iter'
               swap:bool=True, # start from the tracklet centres (Eq. 3); False: from the current node weights
+              lam_q:float|None=None, # with lam='auto': the quantile of the null that λ sits at; default the learner's `lam_q`
               resume:bool|str=False, # True: continue from this stage's checkpoint if there is one; or a checkpoint file
               checkpoint:bool=True, # save a checkpoint after every epoch (`learn.checkpoint_path('inter')`)
               **kwargs):
@@ -175,16 +182,18 @@ def fit_inter(self:Learner, n_epoch:int=80, # epochs (the paper: 80)
     if int(self.dls.tracklet_cam.max()) < 1:
         raise ValueError(f"{getattr(self.dls.data, 'name', 'this data')}: the inter-camera stage needs training tracklets from two cameras or more; "
                          "this data has one camera, so the cross-view graph has no edge to learn from (train with fit_intra only)")
-    _check_graph_settings(lam, k)
-    lam, k = (lam if lam is not None else self.lam), (k if k is not None else self.k)
+    lam, k, lam_q = [v if v is not None else getattr(self, n) for v, n in ((lam, 'lam'), (k, 'k'), (lam_q, 'lam_q'))]
+    _check_graph_settings(lam, k, lam_q)
+    if scale is not None and not scale > 0: raise ValueError(f"scale={scale}: the scale of the cosine scores must be > 0 (or None: raw products)")
     symmetric = symmetric if symmetric is not None else self.symmetric
     user = L(kwargs.pop('cbs', None))
-    mine = L(CrossCameraLossCallback(self_cam), CentroidSwap() if swap else None, CVGUpdate(lam, k, symmetric, update_every, update_per))
+    mine = L(CrossCameraLossCallback(self_cam), CentroidSwap() if swap else None, CVGUpdate(lam, k, symmetric, update_every, update_per, lam_q))
     mine = mine.filter(lambda cb: cb is not None and not any(isinstance(u, type(cb)) for u in user))
     kwargs.setdefault('reset_opt', True)
-    self.cvg_history = []
-    settings = _settings(self, n_epoch, lr, steps, gamma, lam=float(lam), k=int(k), symmetric=bool(symmetric), self_cam=bool(self_cam),
-                         update_every=int(update_every), update_per=update_per, swap=bool(swap))
+    self.cvg_history, get_model(self.model).classifier.scale = [], scale
+    settings = _settings(self, n_epoch, lr, steps, gamma, lam=lam if lam == 'auto' else float(lam), k=int(k), symmetric=bool(symmetric),
+                         lam_q=float(lam_q), self_cam=bool(self_cam), scale=scale, update_every=int(update_every), update_per=update_per,
+                         swap=bool(swap))
     self._fit_stage('inter', n_epoch, lr, L(ParamScheduler({'lr': step_schedule(lr, steps, gamma)})) + mine + user, settings, resume, checkpoint, **kwargs)
     self.history['inter'], self.history['cvg'] = _stage_history(self.recorder), pd.DataFrame(self.cvg_history)
     return self
@@ -192,7 +201,7 @@ def fit_inter(self:Learner, n_epoch:int=80, # epochs (the paper: 80)
 # %% ../nbs/08_learner.ipynb #3ffd126e
 @patch
 def cvg_stats(self:Learner)->pd.DataFrame:
-    "The cross-view graph at every rebuild of the last `fit_inter`: epoch, iteration, edges, nodes linked, precision, recall"
+    "The cross-view graph at every rebuild of the last `fit_inter`: epoch, iteration, λ, edges, nodes linked, precision, recall"
     return pd.DataFrame(getattr(self, 'cvg_history', []))
 
 @patch
@@ -208,6 +217,11 @@ def plot_cvg(self:Learner, ax=None, # a matplotlib axis; default a new figure
     ax.set_xlabel('epoch'); ax.set_ylim(0, 1.02); ax.grid(alpha=0.3); ax.legend(fontsize=8)
     return ax
 
+def _centres(learn)->torch.Tensor:
+    "The current model's tracklet centres over the training images"
+    dls = learn.dls
+    return tracklet_centres(learn.model, dls.train_eval_dl, dls.data.train.tracklet.to_numpy(), n=len(dls.tracklet_cam))
+
 @patch
 def lambda_sweep(self:Learner, lams=(0., 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.8, 0.9), # the λ values
                  k:int|None=None, # K; default the learner's
@@ -217,10 +231,19 @@ def lambda_sweep(self:Learner, lams=(0., 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65, 0.7
     dls = self.dls
     pids = getattr(dls, 'tracklet_pid', None)
     if pids is None or (pids < 0).any(): raise ValueError("lambda_sweep needs the true identity of every training tracklet (pid >= 0), for precision and recall")
-    c = tracklet_centres(self.model, dls.train_eval_dl, dls.data.train.tracklet.to_numpy(), n=len(dls.tracklet_cam))
-    df = lambda_sweep(c, dls.tracklet_cam, pids, lams, k=k or getattr(self, 'k', 1))
+    df = lambda_sweep(_centres(self), dls.tracklet_cam, pids, lams, k=k or getattr(self, 'k', 1))
     if plot: plot_lambda_sweep(df)
     return df
+
+@patch
+def plot_cvg_null(self:Learner, q:float|None=None, # the quantile of lam='auto'; default the learner's `lam_q`
+                  lam:float=0.65, # a fixed λ to compare with
+                  ax=None, # a matplotlib axis; default a new figure
+                 ):
+    "`plot_cvg_null` on this model's tracklet centres: the null of λ='auto' beside the candidate edges, split right/wrong when ids are known"
+    dls, pids = self.dls, getattr(self.dls, 'tracklet_pid', None)
+    if pids is not None and (pids < 0).any(): pids = None
+    return plot_cvg_null(_centres(self), dls.tracklet_cam, pids, k=getattr(self, 'k', 1), q=q or getattr(self, 'lam_q', 0.95), lam=lam, ax=ax)
 
 # %% ../nbs/08_learner.ipynb #e2031616
 from .metrics import evaluate_features, evaluate_video, rank_summary, pool_tracklets
@@ -241,7 +264,7 @@ def embed(self:Learner, items, # a DataLoader, a DataFrame with `path` (and `tra
     finally: self.model.return_features = False
     if pool:
         if df is None or 'tracklet' not in df: raise ValueError("pool=True needs a DataFrame with a `tracklet` column")
-        feats, _ = pool_tracklets(feats, torch.as_tensor(df.tracklet.to_numpy()))
+        feats, _ = pool_tracklets(feats, torch.tensor(df.tracklet.to_numpy()))
     return feats
 
 # %% ../nbs/08_learner.ipynb #17ce7b40
@@ -306,28 +329,42 @@ def show_results(self:UGALearner, data=None, # a `ReIDData`; default the learner
 from pathlib import Path
 import fastai.callback.progress
 from .data import load_reid, uga_home, ReIDData
+from .checkpoint import get_rng_states, set_rng_states
 
 def synthetic_weights(arch:str='resnet10t', # a timm CNN name
                       epochs:int=8, # training epochs
                       size:tuple=(64, 32), # image size
                       n_ids:int=100, # identities of the pretraining world
                       n_cams:int=12, # its cameras: many views, so that the body learns to see past backgrounds and colour casts
-                      seed:int=1, # the pretraining world (the demo's is 0)
+                      seed:int=1, # the pretraining world and its training run (the demo's world is 0)
                       lr:float=2e-3, # learning rate
                       bs:int=32, # batch size
                       path=None, # where to write; default a file in `uga_home()/'weights'` named by the settings
                       device=None, # where to train
                      )->Path: # the weights file, for `UGALearner(pretrained=...)`
-    "Offline stand-in for ImageNet weights: `arch`'s body trained with identity labels on a disjoint synthetic world, cached"
+    "Offline stand-in for ImageNet weights: `arch`'s body trained with identity labels on a disjoint synthetic world, seeded and cached"
     h, w = size
-    path = Path(path or uga_home()/'weights'/f'{arch}-synthetic-seed{seed}-{n_ids}ids-{n_cams}cams-{epochs}ep-{lr:g}-{bs}-{h}x{w}.pth')
+    path = Path(path or uga_home()/'weights'/f'{arch}-synthetic-seeded{seed}-{n_ids}ids-{n_cams}cams-{epochs}ep-{lr:g}-{bs}-{h}x{w}.pth')
     if path.is_file(): return path
-    d = load_reid('synthetic', seed=seed, n_ids=n_ids, n_test_ids=0, n_cams=n_cams, size=size)
-    label = d.train.pid.rank(method='dense').astype(int) - 1             # identities across cameras: one camera, one class per person
-    d = ReIDData(d.train.assign(cam=0, label=label, tracklet=label), d.query, d.gallery, name=f'synthetic-seed{seed}', root=d.root, cam_names=['all'])
-    dls = ReIDDataLoaders.from_reid(d, bs=bs, size=size, pad=max(1, h // 16), device=device)
-    learn = UGALearner(dls, arch=arch, pretrained=False, emb_dim=256)
-    with learn.no_bar(), learn.no_logging(): learn.fit_intra(epochs, lr=lr)
+    rng, cudnn = get_rng_states(), (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    try:                                       # its own seed: a first run and a cached one give the same file; the caller's draws go on as before
+        d = load_reid('synthetic', seed=seed, n_ids=n_ids, n_test_ids=0, n_cams=n_cams, size=size)
+        label = d.train.pid.rank(method='dense').astype(int) - 1             # identities across cameras: one camera, one class per person
+        d = ReIDData(d.train.assign(cam=0, label=label, tracklet=label), d.query, d.gallery, name=f'synthetic-seed{seed}', root=d.root, cam_names=['all'])
+        dls = ReIDDataLoaders.from_reid(d, bs=bs, size=size, pad=max(1, h // 16), seed=seed, device=device)
+        learn = UGALearner(dls, arch=arch, pretrained=False, emb_dim=256, seed=seed)
+        with learn.no_bar(), learn.no_logging(): learn.fit_intra(epochs, lr=lr, checkpoint=False)
+    finally: set_rng_states(rng); torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix('.tmp'); torch.save(learn.model.body.model.state_dict(), tmp); tmp.replace(path)
     return path
+
+# %% ../nbs/08_learner.ipynb #fc40f09f
+@patch
+def reseed(self:UGALearner, seed:int|None=None, # default: the learner's own `seed`
+          ):
+    "Back to the random draws of `seed`: the sampler's order of a fresh `UGALearner(seed=seed)`, and torch's, numpy's and Python's generators"
+    seed = self.seed if seed is None else seed
+    if seed is None: raise ValueError("reseed needs a seed: pass reseed(seed=...) or build the learner with UGALearner(seed=...)")
+    _seed_run(seed, self.dls)
+    return self

@@ -56,6 +56,7 @@ class MultiBranchClassifier(nn.Module):
     "One linear classifier per camera (no bias), stored as one `N×d` matrix: rows `offsets[t]:offsets[t+1]` are branch t"
     def __init__(self, n_tracklets:list, # tracklets per camera [M_0..M_{T-1}]
                  dim:int, # feature size d
+                 scale:float|None=None, # None: raw scores W·φ (Eq. 2); a number s: s·cos(W, φ) (`fit_inter`'s default, see below)
                 ):
         super().__init__()
         n = torch.as_tensor(list(n_tracklets))
@@ -63,12 +64,15 @@ class MultiBranchClassifier(nn.Module):
         self.register_buffer('offsets', torch.cat([n.new_zeros(1), n.cumsum(0)]))
         self.register_buffer('node_cam', torch.repeat_interleave(torch.arange(len(n)), n))  # camera of each node
         self.weight = nn.Parameter(torch.randn(int(n.sum()), dim) * 0.001)
+        self.scale = scale
     @property
     def n_cams(self): return len(self.offsets) - 1
     def branch(self, t:int)->torch.Tensor:
         "W_t, the weights of camera t's branch (a view of `weight`)"
         return self.weight[self.offsets[t]:self.offsets[t+1]]
-    def forward(self, x): return x @ self.weight.t()
+    def forward(self, x):
+        if self.scale is None: return x @ self.weight.t()
+        return self.scale * F.normalize(x, dim=1) @ F.normalize(self.weight, dim=1).t()
 
 # %% ../nbs/04_model.ipynb #a72ef824
 class UGAModel(nn.Module):
