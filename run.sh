@@ -1,24 +1,38 @@
 #!/usr/bin/env bash
-# The two set-up commands of README.md, on a machine that has only Python 3.10+:
+# The set-up commands of README.md, on a machine that has only Python 3.10+:
 #   bash run.sh demo [options]   the main job (installs on first use)
-#   bash run.sh test             the whole test suite, as CI runs it
-#   bash run.sh docs             the doc site in _docs/ without Quarto (open _docs/index.html)
+#   bash run.sh test             the whole test suite, as CI runs it (installs Chromium for the doc-site test when it can)
+#   bash run.sh lab              JupyterLab on nbs/, in the project's environment
+#   bash run.sh docs [--check]   the doc site in docs/ without Quarto (open docs/index.html); --check: is docs/ current?
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
 VENV=${UGA_VENV:-.venv}
 
-setup() {
+setup() {  # $1: the extras to install, e.g. dev or dev,jupyter
+  extras=${1:-dev}
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-  # reinstall only when pyproject.toml changed since the last install
+  # reinstall only when pyproject.toml (or the extras asked for) changed since the last install
   stamp="$VENV/.uga_fast-installed"
-  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
-  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  want="$(sha256sum pyproject.toml | cut -d' ' -f1) $extras"
+  if ! grep -qxF "$want" "$stamp" 2>/dev/null; then
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e '.[dev]'
-    echo "$want" > "$stamp"
+    "$VENV/bin/python" -m pip install -q -e ".[$extras]"
+    echo "$want" >> "$stamp"
   fi
-  export PATH="$PWD/$VENV/bin:$PATH" MPLBACKEND=Agg
+  export PATH="$PWD/$VENV/bin:$PATH"
+}
+
+browser() {
+  # the doc-site test opens the rendered pages in headless Chromium: install Debian's/Ubuntu's package when we may
+  for b in chromium chromium-browser google-chrome; do command -v "$b" >/dev/null 2>&1 && return 0; done
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "== installing Chromium for the doc-site test (apt-get install chromium)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 || true
+    command -v chromium >/dev/null 2>&1 && return 0
+  fi
+  echo "run.sh test: no Chromium, and it cannot be installed here (needs apt-get as root): install chromium, then run again" >&2
+  exit 1
 }
 
 check_export() {
@@ -32,18 +46,21 @@ check_export() {
     exit 1
   fi
   python tools/make_readme.py --check
+  python tools/build_site.py --check
 }
 
 cmd=${1:-help}; shift || true
 case "$cmd" in
-  demo) setup; uga-fast demo "$@" ;;
+  demo) setup; MPLBACKEND=Agg uga-fast demo "$@" ;;
   test)
+    browser
     setup
     check_export
     echo "== nbdev-test (notebooks; cells flagged slow/gpu/data are skipped)"
-    nbdev-test --n-workers "${NBDEV_WORKERS:-2}" --timing "$@"
+    MPLBACKEND=Agg nbdev-test --n-workers "${NBDEV_WORKERS:-2}" --timing "$@"
     echo "== pytest"
-    python -m pytest -q tests ;;
+    MPLBACKEND=Agg python -m pytest -q tests ;;
+  lab) setup dev,jupyter; jupyter lab --notebook-dir=nbs "$@" ;;
   docs) setup; python tools/build_site.py "$@" ;;
-  *) echo "usage: bash run.sh demo [options] | bash run.sh test | bash run.sh docs"; exit 2 ;;
+  *) echo "usage: bash run.sh demo [options] | bash run.sh test | bash run.sh lab | bash run.sh docs [--check]"; exit 2 ;;
 esac

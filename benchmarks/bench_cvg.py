@@ -4,7 +4,7 @@
     python benchmarks/bench_cvg.py            # 5k / 20k / 50k nodes, each case in its own process; prints a table
     python benchmarks/bench_cvg.py --quick    # 5k and 20k only
 
-Nodes: 1,024-d features (UGA's embedding) with planted identities (identity centre + camera shift + noise) over 15
+Nodes: 1,024-d features (UGA's embedding) with planted identities (identity centroid + camera shift + noise) over 15
 cameras, as many nodes as MSMT17 has tracklets at 50k (its training set has 32,621).
 
 Baseline: the way one writes Eq. 4-5 first: for every pair of cameras (t, m), the dense M_t × M_m similarity matrix,
@@ -22,15 +22,15 @@ import torch, torch.nn.functional as F
 N_CAMS, DIM, LAM, K = 15, 1024, 0.65, 1
 
 def make_nodes(n, n_cams=N_CAMS, dim=DIM, seed=0):
-    "n nodes, about one per (identity, camera): centre[pid] + 0.5 shift[cam] + 0.6 noise (same-person cosine about 0.7)"
+    "n nodes, about one per (identity, camera): centroid[pid] + 0.5 shift[cam] + 0.6 noise (same-person cosine about 0.7)"
     g = torch.Generator().manual_seed(seed)
     n_ids = max(1, n // 5)
     pid, cam = torch.randint(0, n_ids, (n,), generator=g), torch.randint(0, n_cams, (n,), generator=g)
-    centres, shifts = torch.randn(n_ids, dim, generator=g), 0.5 * torch.randn(n_cams, dim, generator=g)
+    centroids, shifts = torch.randn(n_ids, dim, generator=g), 0.5 * torch.randn(n_cams, dim, generator=g)
     x = torch.empty(n, dim)
     for s in range(0, n, 4096):           # in chunks: no N×d temporaries to inflate the memory baseline
         e = min(s + 4096, n)
-        x[s:e] = centres[pid[s:e]] + shifts[cam[s:e]] + 0.6 * torch.randn(e - s, dim, generator=g)
+        x[s:e] = centroids[pid[s:e]] + shifts[cam[s:e]] + 0.6 * torch.randn(e - s, dim, generator=g)
     return x, cam
 
 def per_pair_cvg(feats, cams, lam=LAM, k=K):

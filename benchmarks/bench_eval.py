@@ -4,7 +4,7 @@
     python benchmarks/bench_eval.py            # all cases, each in its own process; prints a table (a few minutes)
     python benchmarks/bench_eval.py --quick    # Market-1501 size only
 
-Synthetic features with planted identities (identity centre + camera shift + noise), at the sizes of
+Synthetic features with planted identities (identity centroid + camera shift + noise), at the sizes of
 Market-1501 (3,368 queries × 15,913 gallery, 751 identities + 2,793 distractors of pid 0, 6 cameras) and
 MSMT17 (11,659 × 82,161, 3,060 identities, 15 cameras), 1,024-d like UGA's embedding. The noise is set so
 that Market-size mAP is about 0.7, a trained model's range.
@@ -27,16 +27,16 @@ SIZES = dict(market=dict(nq=3368, ng=15913, n_ids=751, n_distractors=2793, n_cam
 NOISE, SEED, MAX_RANK = 2.5, 0, 50
 
 def make_data(nq, ng, n_ids, n_distractors, n_cams, dim, noise=NOISE, seed=SEED):
-    "Deterministic features: centre[pid] + shift[cam] + noise (distractors, pid 0: shift + noise only)"
+    "Deterministic features: centroid[pid] + shift[cam] + noise (distractors, pid 0: shift + noise only)"
     g = torch.Generator().manual_seed(seed)
-    centres, shifts = torch.randn(n_ids + 1, dim, generator=g), torch.randn(n_cams, dim, generator=g) * 0.5
-    centres[0] = 0
+    centroids, shifts = torch.randn(n_ids + 1, dim, generator=g), torch.randn(n_cams, dim, generator=g) * 0.5
+    centroids[0] = 0
     def draw(n, pid):
         cam = torch.randint(0, n_cams, (n,), generator=g)
         x = torch.empty(n, dim)
         for s in range(0, n, 8192):
             e = min(s + 8192, n)
-            x[s:e] = torch.randn(e - s, dim, generator=g).mul_(noise).add_(centres[pid[s:e]]).add_(shifts[cam[s:e]])
+            x[s:e] = torch.randn(e - s, dim, generator=g).mul_(noise).add_(centroids[pid[s:e]]).add_(shifts[cam[s:e]])
         return x, pid.numpy(), cam.numpy()
     q_pid = torch.randint(1, n_ids + 1, (nq,), generator=g)
     g_pid = torch.cat([torch.randint(1, n_ids + 1, (ng - n_distractors,), generator=g),

@@ -3,7 +3,7 @@ Prints a table. Usage: python benchmarks/bench_intra.py [--arch resnet50] [--ste
 import argparse, platform, resource, time, os
 import torch
 from fastai.torch_core import set_seed
-from uga_fast.data import load_reid
+from uga_fast.datasets import load_reid
 from uga_fast.sampler import ReIDDataLoaders
 from uga_fast.learner import UGALearner
 

@@ -16,7 +16,7 @@ from the same random state, so that two rows of one seed differ by their setting
   auto            the inter stage with λ from the data (lam='auto'), re-estimated at every rebuild
   raw             the inter stage at λ = 0.65 with the paper's raw node scores W·φ (scale=None) instead of s·cos
   oracle          the inter stage on the true-identity graph (same weights rule, edges from the ids): the ceiling of a graph
-  best            the inter stage at the best fixed λ in hindsight: the λ whose graph on the intra-stage centres has the best
+  best            the inter stage at the best fixed λ in hindsight: the λ whose graph on the intra-stage centroids has the best
                   F1 (precision and recall against the true ids), from a sweep of 0.30, 0.35, ..., 0.95
 
 Printed per seed and as mean ± sd: mAP and rank-1 (percent), the graph's precision and recall at the first and last rebuild,
@@ -33,7 +33,7 @@ from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import noop
 from uga_fast.all import *
 from uga_fast.callbacks import CVGUpdate
-from uga_fast.cli import demo
+from uga_fast.demo import demo
 
 DEMO = {k: p.default for k, p in inspect.signature(demo).parameters.items()}   # the demo's configuration, read off its signature
 
@@ -71,7 +71,7 @@ def learner(seed):
     return learn
 
 def best_lam(learn)->float:
-    "The λ in hindsight: best F1 of the symmetric graph on the current model's tracklet centres"
+    "The λ in hindsight: best F1 of the symmetric graph on the current model's tracklet centroids"
     sw = learn.lambda_sweep(lams=np.arange(0.30, 0.951, 0.05).round(2), plot=False)
     sw = sw[sw.symmetric].fillna(0)
     return float(sw.lam[(2 * sw.precision * sw.recall / (sw.precision + sw.recall).clip(1e-9)).idxmax()])

@@ -5,7 +5,7 @@ from, and the cameras and items of every training batch it saw."""
 import sys, torch
 from fastai.callback.core import Callback
 from fastai.torch_core import rank_distrib, num_distrib
-from uga_fast.data import load_reid
+from uga_fast.datasets import load_reid
 from uga_fast.sampler import ReIDDataLoaders
 from uga_fast.learner import UGALearner
 

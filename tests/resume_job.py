@@ -6,7 +6,7 @@ with no chance to clean up (no `finally`, no `after_fit`)."""
 import os, sys, json, signal
 import torch
 from fastai.callback.core import Callback
-from uga_fast.data import load_reid
+from uga_fast.datasets import load_reid
 from uga_fast.sampler import ReIDDataLoaders
 from uga_fast.learner import UGALearner
 

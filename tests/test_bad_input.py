@@ -5,7 +5,9 @@ from pathlib import Path
 import numpy as np, pytest
 from PIL import Image, ImageFile
 
-from uga_fast.data import ReIDData, ReIDDataError, load_reid, make_mini, open_image
+from uga_fast.data import ReIDData, ReIDDataError, open_image
+from uga_fast.datasets import load_reid
+from uga_fast.test_utils import make_mini
 
 PX = (np.random.default_rng(0).random((24, 12, 3))*255).astype(np.uint8)
 

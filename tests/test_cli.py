@@ -29,7 +29,7 @@ TINY = ['--arch', 'resnet10t', '--emb-dim', '32', '--bs', '12', '--height', '32'
 
 def test_train_and_eval_on_a_miniature_market1501_tree(tmp_path):
     import json
-    from uga_fast.data import make_mini
+    from uga_fast.test_utils import make_mini
     make_mini('market1501', tmp_path/'data')
     r = run('train', '--data', 'market1501', '--root', 'data', '--pretrained', 'none', *TINY, '--intra-epochs', '1',
             '--inter-epochs', '1', '--lam', '0.3', '--out', 'run', tmp_path=tmp_path)

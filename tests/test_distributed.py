@@ -43,18 +43,18 @@ def test_same_weights_and_graph_on_both_ranks(ranks):
 
 def test_same_graph_as_one_process(ranks):
     "The first graph of the inter stage, built by one process from the same starting weights: same edges, same weights"
-    from uga_fast.data import load_reid
+    from uga_fast.datasets import load_reid
     from uga_fast.sampler import ReIDDataLoaders
     from uga_fast.model import UGAModel
-    from uga_fast.callbacks import tracklet_centres
+    from uga_fast.callbacks import tracklet_centroids
     from uga_fast.graph import build_cvg
     data = load_reid('synthetic', n_ids=12, n_test_ids=4, n_cams=3, seed=0)
     dls = ReIDDataLoaders.from_reid(data, bs=12, size=(32, 16), pad=2, device='cpu')
     model = UGAModel(dls.n_tracklets, arch='resnet10t', pretrained=False, emb_dim=32)
     model.load_state_dict(ranks[0]['start'])
-    c = tracklet_centres(model, dls.train_eval_dl, data.train.tracklet.to_numpy(), n=len(dls.tracklet_cam))
+    c = tracklet_centroids(model, dls.train_eval_dl, data.train.tracklet.to_numpy(), n=len(dls.tracklet_cam))
     W = build_cvg(c, dls.tracklet_cam, lam=0.2).coalesce()
     idx, val, size = ranks[0]['graph']
     assert list(W.shape) == size
     assert torch.equal(W.indices(), idx)
-    torch.testing.assert_close(W.values(), val, rtol=0, atol=1e-5)   # centres summed in another order across ranks
+    torch.testing.assert_close(W.values(), val, rtol=0, atol=1e-5)   # centroids summed in another order across ranks

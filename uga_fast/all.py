@@ -1,4 +1,4 @@
-"""`from uga_fast.all import *` brings every public name of the library.
+"""`from uga_fast.all import *` brings the public API of the library.
 
 Docs: https://uga-fast.github.io/uga_fast/all.html.md"""
 
@@ -8,17 +8,19 @@ Docs: https://uga-fast.github.io/uga_fast/all.html.md"""
 __all__ = []
 
 # %% ../nbs/99_all.ipynb #7315b4d6
-from . import synthetic, data, metrics, sampler, model, graph, loss, distributed, callbacks, checkpoint, learner, cli
-from .synthetic import *
+from . import data, sampler, distributed, model, graph, loss, callbacks, checkpoint, learner, metrics, datasets
 from .data import *
-from .metrics import *
 from .sampler import *
+from .distributed import *
 from .model import *
 from .graph import *
 from .loss import *
-from .distributed import *
 from .callbacks import *
 from .checkpoint import *
 from .learner import *
-from .cli import *
-__all__ = [n for m in (synthetic, data, metrics, sampler, model, graph, loss, distributed, callbacks, checkpoint, learner, cli) for n in m.__all__]
+from .metrics import *
+from .datasets import *
+from .synthetic import SyntheticWorld, write_synthetic
+from .demo import synthetic_weights
+__all__ = [n for m in (data, sampler, distributed, model, graph, loss, callbacks, checkpoint, learner, metrics, datasets)
+           for n in m.__all__] + ['SyntheticWorld', 'write_synthetic', 'synthetic_weights']
