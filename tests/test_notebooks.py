@@ -58,3 +58,12 @@ def test_show_doc_cells_have_output(nb):
     empty = [i for i, c in enumerate(cells(nb)) if c['cell_type'] == 'code' and ''.join(c['source']).lstrip().startswith('show_doc(')
              and not c.get('outputs')]
     assert not empty, f'{nb.name}: show_doc cells {empty} have no stored output (execute the notebook: tools/run_nbs.py)'
+
+def test_no_module_imports_a_higher_numbered_one():
+    order = {mod: nb.stem for nb, mod, _ in _module_notebooks()}
+    bad = []
+    for mod, stem in order.items():
+        src = (ROOT/'uga_fast'/f'{mod}.py').read_text(encoding='utf-8')
+        for dep in set(re.findall(r'^\s*(?:from|import)\s+(?:uga_fast)?\.?(\w+)', src, re.M)) & set(order):
+            if dep != mod and order[dep] > stem: bad.append(f'{mod} ({stem}) imports {dep} ({order[dep]})')
+    assert not bad, bad
