@@ -50,7 +50,7 @@ def test_every_public_name_has_show_doc(nb, mod, src):
     if mod == 'all': return
     m = importlib.import_module(f'uga_fast.{mod}')
     names = [n for n in m.__all__ if callable(getattr(m, n)) and type(getattr(m, n)).__name__ != 'partial']
-    missing = [n for n in names if not re.search(rf'show_doc\({re.escape(n)}\b', src)]
+    missing = [n for n in names if not re.search(rf'show_doc\({re.escape(n)}\s*[,)]', src)]
     assert not missing, f'{nb.name}: no show_doc for {missing}'
 
 @pytest.mark.parametrize('nb', NBS, ids=lambda p: str(p.relative_to(ROOT/'nbs')))

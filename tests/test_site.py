@@ -25,7 +25,7 @@ def site(tmp_path_factory): return build(tmp_path_factory.mktemp('site')/'docs')
 @functools.cache
 def dom(page:Path)->str:
     "The page's DOM after Chromium has loaded it and run its scripts (KaTeX)"
-    if CHROMIUM is None: pytest.fail("no Chromium: install Debian's `chromium` (.ci/run does)")
+    if CHROMIUM is None: pytest.fail("no Chromium: install Debian's `chromium` (`bash run.sh test` does, as root)")
     r = subprocess.run([CHROMIUM, '--headless', '--no-sandbox', '--disable-gpu', '--virtual-time-budget=3000', '--dump-dom', page.as_uri()],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and '<body' in r.stdout, r.stderr[-2000:]

@@ -199,28 +199,20 @@ def _cuhk03_table(img_dir):
     return pd.DataFrame(dict(path=[str(Path(img_dir)/n) for n in s], name=s, pair=f[0], person=f[1], cam=f[2]))
 
 # %% ../nbs/09_datasets.ipynb #4d8a08d4
-def read_cuhk03(root, # `cuhk03_release` (or the folder holding it) or a parent
-                kind:str='detected', # 'detected' or 'labeled' boxes
-                protocol:str='classic', # 'classic' (1,367/100, 20 splits) or 'new' (767/700)
-                split:int=0, # which of the 20 classic splits
-                seed:int=0, # seeds the pseudo-label numbering
-               )->ReIDData:
-    "CUHK03: 2 views per camera pair; the classic 1,367/100 protocol with its 20 splits, or the 767/700 one"
-    if kind not in ('detected', 'labeled'): _err('cuhk03', f"kind={kind!r}: expected 'detected' or 'labeled'")
-    if protocol not in ('classic', 'new'): _err('cuhk03', f"protocol={protocol!r}: expected 'classic' or 'new'")
-    d = find_layout('cuhk03', root, ['cuhk03_release/cuhk-03.mat'], r'cuhk-?03.*')
-    mat = d/'cuhk03_release'/'cuhk-03.mat'
-    df = _cuhk03_table(_cuhk03_extract(mat, kind))
-    if protocol == 'classic':
-        import h5py
-        with h5py.File(mat, 'r') as f:
-            n = f['testsets'].shape[1]
-            if not 0 <= split < n: _err('cuhk03', f"split={split}: '{mat}' has classic splits 0..{n-1}")
-            test = f[f['testsets'][0][split]][:].T.astype(int)     # 100 x (pair, person), 1-based
-        df['pid'] = df.pair*1000 + df.person
-        is_test = df.pid.isin(test[:, 0]*1000 + test[:, 1])
-        tr, te = df[~is_test], df[is_test]
-        return _finish('cuhk03', d, tr, te, te, seed, notes=[f"{kind} boxes, classic protocol, split {split} of {n}: query = gallery = the test persons' images"])
+def _cuhk03_classic(d, mat, df, kind, split, seed)->ReIDData:
+    "The classic protocol: split `split` of the release's 20 (100 test persons); query = gallery = their images"
+    import h5py
+    with h5py.File(mat, 'r') as f:
+        n = f['testsets'].shape[1]
+        if not 0 <= split < n: _err('cuhk03', f"split={split}: '{mat}' has classic splits 0..{n-1}")
+        test = f[f['testsets'][0][split]][:].T.astype(int)     # 100 x (pair, person), 1-based
+    df['pid'] = df.pair*1000 + df.person
+    is_test = df.pid.isin(test[:, 0]*1000 + test[:, 1])
+    tr, te = df[~is_test], df[is_test]
+    return _finish('cuhk03', d, tr, te, te, seed, notes=[f"{kind} boxes, classic protocol, split {split} of {n}: query = gallery = the test persons' images"])
+
+def _cuhk03_new(d, df, kind, seed)->ReIDData:
+    "The CUHK03-NP (767/700) protocol, from `cuhk03_new_protocol_config_{kind}.mat`"
     from scipy.io import loadmat
     cfg = d/f'cuhk03_new_protocol_config_{kind}.mat'
     if not cfg.exists(): _err('cuhk03', f"protocol='new' needs '{cfg}' (from the CUHK03-NP release)")
@@ -235,6 +227,20 @@ def read_cuhk03(root, # `cuhk03_release` (or the folder holding it) or a parent
         i = idx[s]
         return pd.DataFrame(dict(path=by_name.loc[names[i], 'path'].to_numpy(), pid=pids[i], cam=by_name.loc[names[i], 'cam'].to_numpy()))
     return _finish('cuhk03', d, part('train'), part('query'), part('gallery'), seed, notes=[f"{kind} boxes, new (767/700) protocol"])
+
+def read_cuhk03(root, # `cuhk03_release` (or the folder holding it) or a parent
+                kind:str='detected', # 'detected' or 'labeled' boxes
+                protocol:str='classic', # 'classic' (1,367/100, 20 splits) or 'new' (767/700)
+                split:int=0, # which of the 20 classic splits
+                seed:int=0, # seeds the pseudo-label numbering
+               )->ReIDData:
+    "CUHK03: 2 views per camera pair; the classic 1,367/100 protocol with its 20 splits, or the 767/700 one"
+    if kind not in ('detected', 'labeled'): _err('cuhk03', f"kind={kind!r}: expected 'detected' or 'labeled'")
+    if protocol not in ('classic', 'new'): _err('cuhk03', f"protocol={protocol!r}: expected 'classic' or 'new'")
+    d = find_layout('cuhk03', root, ['cuhk03_release/cuhk-03.mat'], r'cuhk-?03.*')
+    mat = d/'cuhk03_release'/'cuhk-03.mat'
+    df = _cuhk03_table(_cuhk03_extract(mat, kind))
+    return _cuhk03_classic(d, mat, df, kind, split, seed) if protocol == 'classic' else _cuhk03_new(d, df, kind, seed)
 
 # %% ../nbs/09_datasets.ipynb #5237bcaf
 def _mars_tracks(name, d, split, names_file, mat_file, key):

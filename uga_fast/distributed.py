@@ -9,10 +9,10 @@ __all__ = ['is_distributed', 'all_reduce_sum', 'broadcast_graph', 'ReIDDistribut
            'ReIDDistributedTrainer']
 
 # %% ../nbs/01a_distributed.ipynb #0746cab3
+from .sampler import CameraBalancedDL   # first: importing uga_fast silences a dependency's torch.jit warning
 import numpy as np, torch, torch.distributed as dist
 from fastai.torch_core import num_distrib, rank_distrib, get_model
 from fastai.distributed import DistributedDL, DistributedTrainer
-from .sampler import CameraBalancedDL
 
 # %% ../nbs/01a_distributed.ipynb #f1ea0f48
 def is_distributed()->bool:

@@ -8,6 +8,7 @@ Docs: https://uga-fast.github.io/uga_fast/sampler.html.md"""
 __all__ = ['camera_balanced_idxs', 'CameraBalancedDL', 'PadCrop', 'tracklet_names', 'ReIDDataLoaders']
 
 # %% ../nbs/01_sampler.ipynb #28eaf3b1
+from .data import ReIDData, open_image   # first: importing uga_fast silences a dependency's torch.jit warning
 import random, warnings
 import numpy as np, pandas as pd, torch
 from fastcore.basics import store_attr
@@ -17,7 +18,6 @@ from fastai.data.core import TfmdDL, DataLoaders, Datasets
 from fastai.data.transforms import ColReader, Categorize, Normalize, IntToFloatTensor, ToTensor
 from fastai.vision.core import PILImage, imagenet_stats
 from fastai.vision.augment import Resize, ResizeMethod, FlipItem, RandomErasing, RandTransform
-from .data import ReIDData, open_image
 
 # %% ../nbs/01_sampler.ipynb #1b4c8c5c
 def camera_balanced_idxs(cams:np.ndarray, # camera id (0..T-1) of every training item

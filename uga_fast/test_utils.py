@@ -102,17 +102,10 @@ def _mini_msmt17(root, n_train=6, n_test=5, seed=0, size=(32,16), version=1):
 MINI_WRITERS['msmt17'] = _mini_msmt17
 
 # %% ../nbs/97_test_utils.ipynb #ac25a45a
-def _mini_cuhk03(root, n_per_pair=(4, 3, 3, 3, 3), n_test=5, n_splits=3, seed=0, size=(32,16)):
-    "CUHK03 miniature: `cuhk03_release/cuhk-03.mat` in MATLAB's v7.3 (HDF5) layout, and the CUHK03-NP config files"
+def _cuhk03_mat(path, persons, imgs, empty, n_per_pair, n_test, n_splits, seed)->list:
+    "Write `cuhk-03.mat` in MATLAB's v7.3 (HDF5) layout: the boxes of both kinds and `n_splits` test sets; returns the test sets"
     import h5py
-    from scipy.io import savemat
-    d = Path(root)/'cuhk03'
-    (d/'cuhk03_release').mkdir(parents=True, exist_ok=True)
-    m = _Mini(sum(n_per_pair), 2, seed, size)
-    persons = [(pair, i) for pair, n in enumerate(n_per_pair) for i in range(n)]
-    imgs = m.draw(np.repeat(np.arange(len(persons)), 10), np.tile([0]*5 + [1]*5, len(persons))).reshape(len(persons), 10, *size, 3)
-    empty = {(0, 0, 9)}                                                   # an empty cell, as in the release
-    with h5py.File(d/'cuhk03_release'/'cuhk-03.mat', 'w') as f:
+    with h5py.File(path, 'w') as f:
         refs = f.create_group('#refs#')                                   # where MATLAB keeps referenced data
         def put(name, data): return refs.create_dataset(name, data=data).ref
         for kind in ('detected', 'labeled'):
@@ -129,25 +122,39 @@ def _mini_cuhk03(root, n_per_pair=(4, 3, 3, 3, 3), n_test=5, n_splits=3, seed=0,
         tests = [np.array(sorted((p+1, i+1) for p, i in (persons[k] for k in rng.choice(len(persons), n_test, replace=False))), float).T
                  for _ in range(n_splits)]
         f.create_dataset('testsets', data=np.array([[put(f'testset_{s}', t) for s, t in enumerate(tests)]], dtype=h5py.ref_dtype))
-    # CUHK03-NP (767/700) config files: persons split in halves; query = one image per person and view
+    return tests
+
+def _cuhk03_np_configs(d, persons, empty)->dict:
+    "Write the CUHK03-NP (767/700) config files: persons split in halves, query = one image per person and view; the counts"
+    from scipy.io import savemat
     names = np.array([f'{p+1}_{i+1:03d}_{1 if j < 5 else 2}_{j+1:02d}.png' for p, i in persons for j in range(10) if (p, i, j) not in empty])
     labels = np.array([k+1 for k, (p, i) in enumerate(persons) for j in range(10) if (p, i, j) not in empty])
     view = np.array([1 if j < 5 else 2 for p, i in persons for j in range(10) if (p, i, j) not in empty])
     n_tr = len(persons)//2
-    train = np.flatnonzero(labels <= n_tr)
-    test = np.flatnonzero(labels > n_tr)
+    train, test = np.flatnonzero(labels <= n_tr), np.flatnonzero(labels > n_tr)
     first = pd.DataFrame(dict(i=test, l=labels[test], v=view[test])).drop_duplicates(['l', 'v']).i.to_numpy()
     gal = np.setdiff1d(test, first)
     for kind in ('detected', 'labeled'):
         savemat(d/f'cuhk03_new_protocol_config_{kind}.mat', dict(
             filelist=np.array([[n] for n in names], dtype=object), labels=labels[:, None].astype(float), camId=view[:, None].astype(float),
             train_idx=train[:, None]+1., query_idx=first[:, None]+1., gallery_idx=gal[:, None]+1.))
+    return dict(n_train=len(train), n_query=len(first), n_gallery=len(gal), n_tracklets=[n_tr]*2)
+
+def _mini_cuhk03(root, n_per_pair=(4, 3, 3, 3, 3), n_test=5, n_splits=3, seed=0, size=(32,16)):
+    "CUHK03 miniature: `cuhk03_release/cuhk-03.mat` in MATLAB's v7.3 (HDF5) layout, and the CUHK03-NP config files"
+    d = Path(root)/'cuhk03'
+    (d/'cuhk03_release').mkdir(parents=True, exist_ok=True)
+    m = _Mini(sum(n_per_pair), 2, seed, size)
+    persons = [(pair, i) for pair, n in enumerate(n_per_pair) for i in range(n)]
+    imgs = m.draw(np.repeat(np.arange(len(persons)), 10), np.tile([0]*5 + [1]*5, len(persons))).reshape(len(persons), 10, *size, 3)
+    empty = {(0, 0, 9)}                                                   # an empty cell, as in the release
+    tests = _cuhk03_mat(d/'cuhk03_release'/'cuhk-03.mat', persons, imgs, empty, n_per_pair, n_test, n_splits, seed)
+    new = _cuhk03_np_configs(d, persons, empty)
     n_img = 10*len(persons) - len(empty)
     test0 = {(int(a)-1, int(b)-1) for a, b in tests[0].T}
     n_test_img = sum(10 - sum((p, i, j) in empty for j in range(10)) for p, i in test0)
     return dict(root=d, n_cams=2, n_train=n_img - n_test_img, n_query=n_test_img, n_gallery=n_test_img,
-                n_tracklets=[len(persons) - n_test]*2, test_persons=test0,
-                new=dict(n_train=len(train), n_query=len(first), n_gallery=len(gal), n_tracklets=[n_tr]*2))
+                n_tracklets=[len(persons) - n_test]*2, test_persons=test0, new=new)
 
 MINI_WRITERS['cuhk03'] = _mini_cuhk03
 
