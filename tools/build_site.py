@@ -103,6 +103,10 @@ def process(path:Path):
         if (cell := _cell(c, len(cells))) is not None: cells.append(cell)
     return fm, nbformat.from_dict(dict(cells=cells, metadata=dict(p.nb.metadata), nbformat=4, nbformat_minor=5))
 
+def _inline_code(s:str)->str:
+    "Markdown's `code` spans of a one-line text (the description) as <code>"
+    return re.sub(r'`([^`]+)`', r'<code>\1</code>', s)
+
 def page_name(path:Path, fm:dict):
     if path.stem == 'index': return 'index.html'
     return fm.get('output-file') or re.sub(r'^\d+[a-z]?_', '', path.stem) + '.html'
@@ -140,7 +144,7 @@ def build(out:Path):
     cfg = get_config(); host = f"{cfg.doc_host}{cfg.doc_baseurl}".rstrip('/') + '/'
     for (p, src, fm, nb), (name, title) in zip(pages, names):
         nav = ''.join(f'<a href="{n}"{" class=here" if n == name else ""}>{html.escape(t)}</a>' for n, t in names)
-        desc = f'<p class="description">{html.escape(fm["description"])}</p>' if fm.get('description') else ''
+        desc = f'<p class="description">{_inline_code(html.escape(fm["description"]))}</p>' if fm.get('description') else ''
         (out/name).write_text(PAGE.format(src=html.escape(src), title=html.escape(title), css=css, math=MATH,
                                           nav=nav, desc=desc, body=render_body(ex, nb, host)), encoding='utf-8')
     print(f"wrote {len(pages)} pages to {out}/ (open {out/'index.html'})")

@@ -1,4 +1,4 @@
-"""A fastai `Learner` for UGA: `fit_intra`, `fit_inter`, `embed`, `evaluate`.
+"""A fastai `Learner` for UGA: `fit_intra`, `fit_inter`, the graph's diagnostics, checkpoints and resume.
 
 Docs: https://uga-fast.github.io/uga_fast/learner.html.md"""
 
