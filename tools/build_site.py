@@ -53,7 +53,7 @@ MATH = ("renderMathInElement(document.querySelector('main'),{delimiters:[{left:'
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="uga-source" content="{src}">
-<title>{title} – uga_fast</title><style>{css}</style>
+<title>{title} – uga_fast</title><link rel="stylesheet" href="site.css">
 <link rel="stylesheet" href="katex/katex.min.css">
 <script defer src="katex/katex.min.js"></script>
 <script defer src="katex/contrib/auto-render.min.js" onload="{math}"></script></head>
@@ -128,8 +128,8 @@ def render_body(ex:HTMLExporter, nb, host:str):
     return re.sub(r'\{target=(?:"|&quot;)_blank(?:"|&quot;)[^}]*\}', '', body)       # Quarto's link attributes of show_doc
 
 def clear(out:Path):
-    "Remove what an earlier build wrote to `out` (pages, KaTeX), and nothing else"
-    for p in out.glob('*.html'): p.unlink()
+    "Remove what an earlier build wrote to `out` (pages, stylesheet, KaTeX), and nothing else"
+    for p in [*out.glob('*.html'), out/'site.css']: p.unlink(missing_ok=True)
     if (out/'katex').exists(): shutil.rmtree(out/'katex')
 
 def build(out:Path):
@@ -140,12 +140,12 @@ def build(out:Path):
     shutil.copytree(KATEX, out/'katex', ignore=shutil.ignore_patterns('README.md'))
     (out/'.nojekyll').write_text('')                                                 # GitHub Pages: serve the files as they are
     ex = HTMLExporter(template_name='lab'); ex.exclude_input_prompt = ex.exclude_output_prompt = True
-    css = CSS + re.sub(r'/\*.*?\*/', '', HtmlFormatter().get_style_defs('.highlight'))
+    (out/'site.css').write_text(CSS + re.sub(r'/\*.*?\*/', '', HtmlFormatter().get_style_defs('.highlight')), encoding='utf-8')
     cfg = get_config(); host = f"{cfg.doc_host}{cfg.doc_baseurl}".rstrip('/') + '/'
     for (p, src, fm, nb), (name, title) in zip(pages, names):
         nav = ''.join(f'<a href="{n}"{" class=here" if n == name else ""}>{html.escape(t)}</a>' for n, t in names)
         desc = f'<p class="description">{_inline_code(html.escape(fm["description"]))}</p>' if fm.get('description') else ''
-        (out/name).write_text(PAGE.format(src=html.escape(src), title=html.escape(title), css=css, math=MATH,
+        (out/name).write_text(PAGE.format(src=html.escape(src), title=html.escape(title), math=MATH,
                                           nav=nav, desc=desc, body=render_body(ex, nb, host)), encoding='utf-8')
     print(f"wrote {len(pages)} pages to {out}/ (open {out/'index.html'})")
     return [n for n, _ in names]
@@ -176,6 +176,7 @@ def stale(out:Path=DOCS):
         nb, _, sha = source_id(p).rpartition(' ')
         if nb not in found: problems.append(f"{nb}: no page")
         elif found[nb][1] != sha: problems.append(f"{found[nb][0]}: out of date ({nb} changed since it was built)")
+    if not (out/'site.css').is_file(): problems.append(f"{out}/site.css: missing")
     return problems + _katex_problems(out)
 
 def main():
