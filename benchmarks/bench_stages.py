@@ -46,7 +46,7 @@ class OracleCVG(CVGUpdate):
         x, ar = F.normalize(w, dim=1), torch.arange(len(w))
         W = torch.sparse_coo_tensor(torch.stack([torch.cat([ar, i]), torch.cat([ar, j])]),
                                     torch.cat([torch.ones(len(w)), (x[i] * x[j]).sum(1)]), (len(w),) * 2, check_invariants=False).coalesce()
-        self.learn.cvg = W; self.learn.loss_func.set_graph(W)
+        self.learn.cvg = W; self.learn.loss_func.set_cvg(W)
         self.learn.cvg_history.append(dict(epoch=self.epoch, iter=self.train_iter, lam=float('nan'), **cvg_stats(W, cam, pid)))
 
 class NodeMovement(Callback):

@@ -90,9 +90,9 @@ class CVGUpdate(Callback):
                             self._get('lam_q', 0.95), None, None)
         W = broadcast_graph(W)                                     # several processes: rank 0's graph on every rank
         self.learn.cvg = W
-        if not hasattr(self.learn.loss_func, 'set_graph'):
-            raise TypeError(f"CVGUpdate needs a loss with `set_graph` (CrossCameraLoss), got {type(self.learn.loss_func).__name__}")
-        self.learn.loss_func.set_graph(W)
+        if not hasattr(self.learn.loss_func, 'set_cvg'):
+            raise TypeError(f"CVGUpdate needs a loss with `set_cvg` (CrossCameraLoss), got {type(self.learn.loss_func).__name__}")
+        self.learn.loss_func.set_cvg(W)
         pids = getattr(dls, 'tracklet_pid', None)
         if pids is not None and (pids < 0).all(): pids = None
         self.learn.cvg_history.append(dict(epoch=self.epoch, iter=self.train_iter, lam=lam, **cvg_stats(W, dls.tracklet_cam, pids)))

@@ -155,7 +155,7 @@ class TrainingCheckpoint(Callback):
         learn.cvg_history = list(s.get('cvg_history', []))
         if s.get('graph') is not None:
             learn.cvg = _graph(s['graph'], get_model(learn.model).classifier.weight.device)
-            if hasattr(learn.loss_func, 'set_graph'): learn.loss_func.set_graph(learn.cvg)
+            if hasattr(learn.loss_func, 'set_cvg'): learn.loss_func.set_cvg(learn.cvg)
         set_rng_states(s['rng'], learn.dls)
 
 # %% ../nbs/05a_checkpoint.ipynb #e83ede1b

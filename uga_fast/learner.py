@@ -196,7 +196,7 @@ def fit_inter(self:UGALearner, n_epoch:int=80, # epochs (the paper: 80)
                          lam_q=float(lam_q), self_cam=bool(self_cam), scale=scale, update_every=int(update_every), update_per=update_per,
                          swap=bool(swap))
     self._fit_stage('inter', n_epoch, lr, L(ParamScheduler({'lr': step_schedule(lr, steps, gamma)})) + mine + user, settings, resume, checkpoint, **kwargs)
-    self.history['inter'], self.history['cvg'] = _stage_history(self.recorder), pd.DataFrame(self.cvg_history)
+    self.history['inter'] = _stage_history(self.recorder)
     return self
 
 # %% ../nbs/06_learner.ipynb #3ffd126e

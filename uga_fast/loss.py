@@ -52,15 +52,15 @@ def camera_log_softmax(logits:torch.Tensor, # B×N scores of every node
 class CrossCameraLoss(nn.Module):
     "Graph-weighted cross-camera loss, Eq. (8)-(9): each image against its tracklet's graph neighbours, in their cameras' branches"
     def __init__(self, node_cam:torch.Tensor, # camera of each node (tracklet), length N
-                 graph:torch.Tensor|None=None, # the N×N cross-view graph (`build_cvg`); or set it later with `set_graph`
+                 cvg:torch.Tensor|None=None, # the N×N cross-view graph (`build_cvg`); or set it later with `set_cvg`
                  self_cam:bool=True, # keep the self term e(i,i)=1 (the self-camera constraint); False: Table 5's ablation
                 ):
         super().__init__()
         self.register_buffer('node_cam', torch.as_tensor(node_cam).long())
         self.self_cam, self.n_cams, self.cvg = self_cam, int(self.node_cam.max()) + 1, None
-        if graph is not None: self.set_graph(graph)
+        if cvg is not None: self.set_cvg(cvg)
 
-    def set_graph(self, W:torch.Tensor, # N×N sparse (or dense) graph weights, row i = e(i,·)
+    def set_cvg(self, W:torch.Tensor, # N×N sparse (or dense) graph weights, row i = e(i,·)
                  ):
         "Use the graph `W` from now on (kept in compressed-row form on the loss's device)"
         W, N = W.to_sparse().coalesce() if not W.is_sparse else W.coalesce(), len(self.node_cam)
@@ -74,7 +74,7 @@ class CrossCameraLoss(nn.Module):
     def forward(self, logits:torch.Tensor, # B×N scores of every node
                 targ:torch.Tensor, # B global tracklet indices
                )->torch.Tensor:
-        if self.cvg is None: raise RuntimeError("CrossCameraLoss has no graph yet: call `set_graph(build_cvg(...))` (fit_inter's CVGUpdate does)")
+        if self.cvg is None: raise RuntimeError("CrossCameraLoss has no graph yet: call `set_cvg(build_cvg(...))` (fit_inter's CVGUpdate does)")
         logits, targ = logits.as_subclass(torch.Tensor), targ.as_subclass(torch.Tensor)
         dev = logits.device
         crow, col, val = self.crow.to(dev), self.col.to(dev), self.val.to(dev)
