@@ -245,3 +245,72 @@ def test_non_ascii_folder(tmp_path):
     assert all(np.asarray(open_image(p)).shape == (24, 12, 3) for p in d.train.path)
     Path(d.train.path[0]).write_bytes(b'')
     with pytest.raises(ReIDDataError, match="bild_ü.jpg'"): load_reid('folder', root)
+
+
+# 8. nothing left out silently (issue 14)
+
+def _tree(root, files):
+    "Write `files` (relative to `root`): an image in the format its extension names, text for any other name"
+    root = Path(root)
+    for f in files:
+        (root/f).parent.mkdir(parents=True, exist_ok=True)
+        fmt = Image.registered_extensions().get(Path(f).suffix.lower())
+        if fmt: Image.fromarray(PX).save(root/f, format=fmt)
+        else: (root/f).write_text('not an image')
+    return root
+
+BASE = ['c1/t1/0001.jpg', 'c1/t2/0001.jpg', 'c2/t1/0001.jpg']
+
+@pytest.mark.parametrize('ext', ['.webp', '.tif', '.tiff', '.gif', '.ppm', '.pgm', '.png', '.BMP'])
+def test_folder_reads_every_pil_format(tmp_path, ext):
+    d = load_reid('folder', _tree(tmp_path, BASE + [f'c1/t1/0002{ext}']), verify=True)
+    assert len(d.train) == 4 and str(tmp_path/'c1'/'t1'/f'0002{ext}') in set(d.train.path)
+    assert open_image(tmp_path/'c1'/'t1'/f'0002{ext}').size == (12, 24)
+
+def test_non_image_files_are_counted(tmp_path):
+    d = load_reid('folder', _tree(tmp_path, BASE + ['c1/t1/notes.txt', 'c1/t2/Thumbs.db', 'c2/.DS_Store', 'c2/t1/a.csv']))
+    assert len(d.train) == 3 and len(d.skipped['non-image files']) == 4
+    assert "  skipped: 4 non-image files, e.g. 'c1/t1/notes.txt'" in d.summary().splitlines()
+
+def test_market_thumbs_db_is_counted(tmp_path):
+    ex, f = _market(tmp_path)
+    (ex['root']/'bounding_box_test'/'Thumbs.db').write_bytes(b'\xd0\xcf\x11\xe0')
+    d = load_reid('market1501', tmp_path)
+    assert len(d.gallery) == ex['n_gallery'] and d.skipped == {'non-image files': [str(ex['root']/'bounding_box_test'/'Thumbs.db')]}
+    assert "  skipped: 1 non-image file, e.g. 'bounding_box_test/Thumbs.db'" in d.summary()
+
+@pytest.mark.parametrize('where', ['c1/x.jpg', 'c1/t1/sub/x.jpg', 'x.jpg'])
+def test_folder_image_outside_a_tracklet_folder(tmp_path, where):
+    root = _tree(tmp_path, BASE + [where])
+    with pytest.raises(ReIDDataError) as e: load_reid('folder', root)
+    assert str(e.value).startswith(f"folder: 1 image file is not directly in a tracklet folder: '{root/where}'. Expected {root}/<camera>/<tracklet>/*.jpg")
+
+def test_folder_junk_person_is_dropped_and_counted(tmp_path):
+    root = _tree(tmp_path, BASE + ['query/c1/0003/0001.jpg', 'gallery/c2/0003/0001.jpg', 'gallery/c2/-1/0001.jpg', 'gallery/c2/-1/0002.jpg'])
+    d = load_reid('folder', root)
+    assert [len(d.query), len(d.gallery), (d.gallery.pid == -1).sum()] == [1, 1, 0]
+    assert d.dropped == {'junk images (pid -1) in gallery': 2} and '  dropped: 2 junk images (pid -1) in gallery' in d.summary()
+
+@pytest.mark.parametrize('text,msg', [
+    ('cam,tracklet,pid\n1,t1,5\n', "names camera '1' (first on line 2 (1,t1,5)) that is not a camera folder of"),
+    ('cam,tracklet,pid\nc1,t1,1.5\n', "line 2 (c1,t1,1.5): pid '1.5' is not an integer"),
+    ('cam,tracklet,pid\nc1,t1,abc\n', "line 2 (c1,t1,abc): pid 'abc' is not an integer"),
+    ('cam,tracklet,pid\nc1,t1,5\nc1,t1,6\n', "line 3 (c1,t1,6) lists tracklet c1/t1 again (first on line 2 (c1,t1,5))"),
+    ('cam,tracklet,pid\nc1,t9,5\n', "line 2 (c1,t9,5) names a tracklet that is not a folder of the layout"),
+    ('', "is empty (expected a header line cam,tracklet,pid")])
+def test_train_pids_csv_errors_name_the_file(tmp_path, text, msg):
+    root = _tree(tmp_path, BASE); (root/'train_pids.csv').write_text(text)
+    with pytest.raises(ReIDDataError) as e: load_reid('folder', root)
+    assert f"folder: '{root/'train_pids.csv'}'" in str(e.value) and msg in str(e.value)
+
+def test_open_image_16_bit_grayscale_is_scaled(tmp_path):
+    g16 = np.linspace(0, 65535, 24*12).round().astype(np.uint16).reshape(24, 12)
+    Image.fromarray(g16).save(tmp_path/'g.png')
+    a = np.asarray(open_image(tmp_path/'g.png'))
+    assert (a == np.rint(g16/257).astype(np.uint8)[..., None]).all() and a.min() == 0 and a.max() == 255
+
+def test_open_image_applies_exif_orientation(tmp_path):
+    exif = Image.Exif(); exif[0x0112] = 6
+    Image.fromarray(PX).save(tmp_path/'s.jpg', exif=exif)
+    with Image.open(tmp_path/'s.jpg') as im: raw = np.asarray(im.convert('RGB'))
+    assert raw.shape == (24, 12, 3) and (np.asarray(open_image(tmp_path/'s.jpg')) == np.rot90(raw, k=-1)).all()

@@ -95,3 +95,37 @@ def test_demo_first_run_and_cached_run_print_the_same_table(tmp_path):
     assert cached.returncode == 0, cached.stderr[-3000:]
     assert weights[0].stat().st_mtime_ns == stamp                     # read from the cache, not trained again
     assert _table(first.stdout) == _table(cached.stdout), (first.stdout, cached.stdout)
+
+def test_a_second_writer_to_the_same_out_is_refused(tmp_path):
+    "While one `train` holds --out (its lock file), a second one exits naming the folder, and writes nothing there"
+    from filelock import FileLock
+    (tmp_path/'run').mkdir()
+    with FileLock(tmp_path/'run'/'.uga-fast.lock'):                    # what a running `uga-fast train --out run` holds
+        r = run('train', '--data', 'synthetic', '--pretrained', 'none', *TINY, '--intra-epochs', '1', '--inter-epochs', '0',
+                '--out', 'run', tmp_path=tmp_path)
+    assert r.returncode != 0 and "--out run: another `uga-fast train` is writing there" in r.stderr and 'Traceback' not in r.stderr, r.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path/'run').iterdir()) == ['.uga-fast.lock']
+
+@pytest.mark.parametrize('out,msg', [('f', '--out f: is a file; expected a folder'), ('f/run', "--out f/run: lies below the file 'f'")])
+def test_out_that_is_a_file(tmp_path, out, msg):
+    (tmp_path/'f').write_text('not a folder')
+    r = run('train', '--data', 'synthetic', '--pretrained', 'none', *TINY, '--out', out, tmp_path=tmp_path)
+    assert r.returncode != 0 and msg in r.stderr and 'Traceback' not in r.stderr, r.stderr[-2000:]
+
+@pytest.mark.parametrize('cmd', ['train', 'eval'])
+def test_height_zero(tmp_path, cmd):
+    extra = ['--weights', 'w.pth'] if cmd == 'eval' else []
+    r = run(cmd, '--data', 'synthetic', *TINY[:6], '--height', '0', *extra, tmp_path=tmp_path)
+    assert r.returncode != 0 and '--height 0 --width 128: expected image sizes of at least 1 pixel' in r.stderr, r.stderr[-2000:]
+    assert 'Traceback' not in r.stderr, r.stderr[-2000:]
+
+def test_truncated_image_in_a_worker_is_one_line(tmp_path):
+    "A training image cut short, read by a DataLoader worker process: one line naming it, not the worker's traceback"
+    from uga_fast.test_utils import make_mini
+    ex = make_mini('market1501', tmp_path/'data')
+    bad = sorted((ex['root']/'bounding_box_train').glob('*.jpg'))[3]
+    bad.write_bytes(bad.read_bytes()[:bad.stat().st_size // 2])
+    r = run('train', '--data', 'market1501', '--root', 'data', '--pretrained', 'none', *TINY[:-4], '--num-workers', '2', '--device', 'cpu',
+            '--intra-epochs', '1', '--inter-epochs', '0', '--out', 'run', tmp_path=tmp_path)
+    assert r.returncode != 0 and f"cannot read image '{bad.relative_to(tmp_path)}'" in r.stderr and 'raised in a data-loading worker process' in r.stderr, r.stderr[-3000:]
+    assert len(r.stderr.strip().splitlines()) <= 3 and 'Traceback' not in r.stderr, r.stderr[-3000:]

@@ -42,3 +42,35 @@ def test_finished_run_resumes_to_nothing(uninterrupted):
     again = run(uninterrupted)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "3 of 3 epochs done (finished)" in again.stdout
+
+CLI = Path(sys.executable).with_name('uga-fast')
+ARGS = ['train', '--data', 'synthetic', '--arch', 'resnet10t', '--pretrained', 'none', '--emb-dim', '32', '--bs', '12', '--height', '32',
+        '--width', '16', '--intra-epochs', '3', '--inter-epochs', '2', '--lam', '0.2', '--num-workers', '0', '--device', 'cpu']
+
+def cli(out, *extra, **kw):
+    "`uga-fast train` with its progress bars on, as a user runs it from a terminal"
+    env = dict(os.environ, MPLBACKEND='Agg')
+    return subprocess.Popen([str(CLI), *ARGS, '--out', str(out), *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kw)   # Ctrl-C works even if CI runs us in the background
+
+def test_ctrl_c_then_resume_from_a_terminal_with_bars(tmp_path):
+    "SIGINT (Ctrl-C) mid-epoch, then `--resume`, with fastprogress's console bars: the weights of a run that never stopped"
+    import time
+    whole = cli(tmp_path/'whole'); out_whole = whole.communicate(timeout=600)[0]
+    assert whole.returncode == 0, out_whole[-3000:]
+    p = cli(tmp_path/'cut')
+    ck = tmp_path/'cut'/'models'/'checkpoint_intra.pth'
+    for _ in range(3000):
+        if ck.exists() or p.poll() is not None: break
+        time.sleep(0.1)
+    p.send_signal(signal.SIGINT); out = p.communicate(timeout=600)[0]
+    assert p.returncode == 130 and 'interrupted (run the same command with --resume' in out, out[-3000:]
+    assert not (tmp_path/'cut'/'models'/'inter.pth').exists()
+    r = cli(tmp_path/'cut', '--resume'); out_r = r.communicate(timeout=600)[0]
+    assert r.returncode == 0 and 'intra stage: resuming from' in out_r, out_r[-3000:]
+    a = torch.load(tmp_path/'whole'/'models'/'inter.pth', weights_only=True)
+    b = torch.load(tmp_path/'cut'/'models'/'inter.pth', weights_only=True)
+    a, b = a.get('model', a), b.get('model', b)
+    assert not [k for k in a if not torch.equal(a[k], b[k])]
+    m = lambda d: json.loads((tmp_path/d/'metrics.json').read_text())
+    assert m('whole')['inter'] == m('cut')['inter']

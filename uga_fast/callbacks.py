@@ -8,6 +8,7 @@ Docs: https://uga-fast.github.io/uga_fast/callbacks.html.md"""
 __all__ = ['tracklet_centroids', 'CentroidSwap', 'CrossCameraLossCallback', 'CVGUpdate']
 
 # %% ../nbs/05_callbacks.ipynb #c5950879
+import warnings
 import numpy as np, pandas as pd, torch
 from fastcore.basics import store_attr
 from fastai.callback.core import Callback
@@ -15,7 +16,7 @@ from fastai.data.load import DataLoader
 from fastai.torch_core import get_model, rank_distrib, num_distrib
 from .distributed import is_distributed, all_reduce_sum, broadcast_graph
 from .loss import CrossCameraLoss
-from .graph import _build_cvg, cvg_stats
+from .graph import _build_cvg, _check_k, cvg_stats
 
 # %% ../nbs/05_callbacks.ipynb #ccfa1369
 def tracklet_centroids(model:torch.nn.Module, # a `UGAModel` (anything with `.features(x)`)
@@ -67,7 +68,7 @@ class CrossCameraLossCallback(Callback):
 # %% ../nbs/05_callbacks.ipynb #34195487
 class CVGUpdate(Callback):
     "Build the cross-view graph (Eq. 4-5) from the classifier's node weights before training, then every `every` epochs or iterations"
-    order = 2
+    order, warned_no_edge = 2, False                             # warned_no_edge: this fit warned of a graph without cross-camera edges
     def __init__(self, lam:float|str|None=None, # λ, or 'auto' (re-estimated at every rebuild, `cvg_lambda`); default the learner's `lam`
                  k:int|None=None, # K; default the learner's `k` (1)
                  symmetric:bool|None=None, # the symmetric constraint; default the learner's (True)
@@ -77,6 +78,7 @@ class CVGUpdate(Callback):
                 ):
         if per not in ('epoch', 'iter'): raise ValueError(f"per must be 'epoch' or 'iter', got {per!r}")
         if int(every) < 1: raise ValueError(f"every must be >= 1, got {every}")
+        if k is not None: _check_k(k)
         store_attr()
 
     def _get(self, name, default):
@@ -95,13 +97,24 @@ class CVGUpdate(Callback):
         self.learn.loss_func.set_cvg(W)
         pids = getattr(dls, 'tracklet_pid', None)
         if pids is not None and (pids < 0).all(): pids = None
-        self.learn.cvg_history.append(dict(epoch=self.epoch, iter=self.train_iter, lam=lam, **cvg_stats(W, dls.tracklet_cam, pids)))
+        row = dict(epoch=self.epoch, iter=self.train_iter, lam=lam, **cvg_stats(W, dls.tracklet_cam, pids))
+        self.learn.cvg_history.append(row)
+        if row['edges'] == 0 and lam < 1 and not self.warned_no_edge: self._warn_no_edge(row)   # λ = 1 asks for no edge
+
+    def _warn_no_edge(self, row:dict):
+        "Once per fit: a rebuild gave a graph without cross-camera edges"
+        self.warned_no_edge = True
+        warnings.warn(f"CVGUpdate: the graph rebuilt at epoch {row['epoch']}, iteration {row['iter']} has 0 cross-camera edges at "
+                      f"λ={row['lam']:.3g}: the loss keeps only each node's self-loop, so the inter-camera stage is intra-camera training. "
+                      "Likely λ is too high for these node weights (lam='auto' reads λ off them; `learn.plot_cvg_null()` shows their "
+                      "similarities), or the nodes collapsed (all-zero rows). Warned once per fit; `learn.cvg_history` logs every rebuild")
 
     def before_fit(self):
         if int(self.learn.dls.tracklet_cam.max()) < 1:
             raise ValueError("the inter-camera stage needs training tracklets from two cameras or more; this data has one camera, "
                              "so the cross-view graph has no edge to learn from (train with fit_intra only)")
         if not isinstance(getattr(self.learn, 'cvg_history', None), list): self.learn.cvg_history = []
+        self.warned_no_edge = False
         if not getattr(self.learn, 'resuming', False): self.update()   # resuming: the checkpoint's graph is put back
     def before_epoch(self):
         if self.per == 'epoch' and self.epoch > 0 and self.epoch % self.every == 0: self.update()

@@ -9,7 +9,7 @@ __all__ = ['CheckpointError', 'atomic_save', 'load_checkpoint', 'get_rng_states'
            'check_resumable', 'NaNLossError', 'StopOnNaN']
 
 # %% ../nbs/05a_checkpoint.ipynb #27bd4cdd
-import os, random, tempfile
+import os, errno, random, shutil, tempfile
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastcore.basics import store_attr
@@ -19,6 +19,23 @@ from fastai.torch_core import get_model, rank_distrib
 # %% ../nbs/05a_checkpoint.ipynb #3e6b1a4e
 class CheckpointError(RuntimeError):
     "A checkpoint that cannot be read or does not fit the run resuming from it; the message names the file"
+
+def _no_space(e:BaseException)->bool:
+    "Did `e` (or the error it happened during: torch wraps it) come from a full disk?"
+    return any(isinstance(x, OSError) and x.errno == errno.ENOSPC for x in (e, e.__context__, e.__cause__))
+
+def _nbytes(obj)->int:
+    "Bytes of the tensors in `obj` (nested dicts, lists and tuples)"
+    if isinstance(obj, torch.Tensor): return obj.numel() * obj.element_size()
+    if isinstance(obj, dict): return sum(_nbytes(v) for v in obj.values())
+    return sum(_nbytes(v) for v in obj) if isinstance(obj, (list, tuple)) else 0
+
+def _no_space_error(obj, path:Path)->CheckpointError:
+    "A `CheckpointError` naming the folder, the space the file needs and the space left"
+    free = shutil.disk_usage(path.parent).free
+    return CheckpointError(f"no space left on the device of '{path.parent}' to write '{path.name}': it needs about "
+                           f"{_nbytes(obj)/2**20:,.1f} MiB and {free/2**20:,.1f} MiB are free. Free some space, or write the "
+                           "checkpoints elsewhere (learn.path, or `uga-fast train --out`)")
 
 def atomic_save(obj, # tensors and plain Python values (what `torch.load(weights_only=True)` accepts)
                 path, # the file to write
@@ -31,8 +48,10 @@ def atomic_save(obj, # tensors and plain Python values (what `torch.load(weights
         with os.fdopen(fd, 'wb') as f:
             torch.save(obj, f); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)                        # atomic on POSIX and Windows
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
+    except BaseException as e:
+        Path(tmp).unlink(missing_ok=True)
+        if _no_space(e): raise _no_space_error(obj, path) from None
+        raise
     try:                                             # make the rename itself durable (POSIX)
         dfd = os.open(path.parent, os.O_RDONLY)
         try: os.fsync(dfd)
@@ -137,7 +156,8 @@ class TrainingCheckpoint(Callback):
                     settings=_plain(self.settings or {}), model=get_model(learn.model).state_dict(), opt=_opt_state(learn.opt),
                     recorder=dict(values=_plain([list(v) for v in rec.values]), losses=[float(l) for l in rec.losses],
                                   lrs=_plain(list(rec.lrs)), iters=_plain(list(rec.iters)),
-                                  smooth=(rec.smooth_loss.count, rec.smooth_loss.val.detach().cpu())),
+                                  smooth=(rec.smooth_loss.count, rec.smooth_loss.val.detach().cpu()),
+                                  seconds=_plain(list(getattr(rec, 'epoch_seconds', [])))),
                     history={k: _plain(v.to_dict('list')) for k, v in getattr(learn, 'history', {}).items() if k != self.stage and k != 'cvg'},
                     graph=_graph_state(getattr(learn, 'cvg', None)), cvg_history=_plain(list(getattr(learn, 'cvg_history', []))),
                     rng=get_rng_states(learn.dls))
@@ -150,6 +170,7 @@ class TrainingCheckpoint(Callback):
         rec.values, rec.lrs, rec.iters = [list(v) for v in r['values']], list(r['lrs']), list(r['iters'])
         rec.losses = [torch.tensor(l) for l in r['losses']]
         rec.smooth_loss.count, rec.smooth_loss.val = r['smooth'][0], r['smooth'][1].clone()
+        rec.epoch_seconds = list(r.get('seconds', []))
         learn.train_iter, self.start_epoch = s['train_iter'], s['epoch'] + 1
         for k, v in s.get('history', {}).items(): learn.history.setdefault(k, pd.DataFrame(v))
         learn.cvg_history = list(s.get('cvg_history', []))

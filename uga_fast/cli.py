@@ -9,7 +9,8 @@ __all__ = ['COMMANDS', 'train', 'eval_checkpoint', 'main']
 
 # %% ../nbs/11_cli.ipynb #3ce38a5c
 import os, sys, json, time
-from contextlib import nullcontext
+from contextlib import nullcontext, contextmanager
+from filelock import FileLock, Timeout
 from pathlib import Path
 import torch
 from fastcore.script import anno_parser, store_true, bool_arg
@@ -39,6 +40,41 @@ def _finish_stage(learn, ds, stage:str, metrics:dict):
     if num_distrib() > 1: print(f"{stage}: evaluate with `uga-fast eval --weights {short_path(out)}/models/{stage}.pth` (fastai gathers predictions across processes)")
     elif not ds.query.empty: metrics[stage] = learn.evaluate(); print(f'{stage}: {metrics[stage]}')
     (out/'metrics.json').write_text(json.dumps(metrics, indent=1))
+
+def _train_stages(learn, ds, metrics:dict, intra_epochs, inter_epochs, intra_lr, inter_lr, resume, inter_kw:dict):
+    "Both stages of `train`, each followed by `_finish_stage`; under DDP inside fastai's `distrib_ctx`"
+    from fastai.torch_core import num_distrib, rank_distrib
+    ddp = learn.distrib_ctx if num_distrib() > 1 else nullcontext
+    if intra_epochs > 0:
+        with ddp(): learn.fit_intra(intra_epochs, lr=intra_lr, resume=resume)
+        _finish_stage(learn, ds, 'intra', metrics)
+    if inter_epochs > 0:
+        with ddp(): learn.fit_inter(inter_epochs, lr=inter_lr, resume=resume, **inter_kw)
+        if not rank_distrib(): learn.cvg_stats().to_csv(learn.path/'cvg.csv', index=False); print(_cvg_summary(learn.cvg_stats()))
+        _finish_stage(learn, ds, 'inter', metrics)
+
+def _out_dir(out)->Path:
+    "`--out` as a folder, created if needed; a clear exit when it is a file or lies below one"
+    out = Path(out).expanduser()
+    for p in [out, *out.parents]:
+        if p.exists() and not p.is_dir():
+            raise SystemExit(f"--out {out}: " + ("is a file" if p == out else f"lies below the file '{p}'") + "; expected a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+@contextmanager
+def _one_writer(out:Path):
+    "Hold `out/.uga-fast.lock` for the run: a second `train` into the same --out is refused instead of overwriting the first"
+    lock = FileLock(out/'.uga-fast.lock', timeout=0)
+    try: lock.acquire()
+    except Timeout: raise SystemExit(f"--out {short_path(out)}: another `uga-fast train` is writing there (it holds "
+                                     f"'{short_path(out/'.uga-fast.lock')}'); wait for it to finish, or choose another --out") from None
+    try: yield
+    finally: lock.release()
+
+def _check_size(height:int, width:int):
+    "Image sizes of the command line: positive pixels"
+    if height < 1 or width < 1: raise SystemExit(f"--height {height} --width {width}: expected image sizes of at least 1 pixel (the paper: 256 and 128)")
 
 def train(data:str='', # dataset (required): market1501, dukemtmc, msmt17, cuhk03, mars, prid2011, ilidsvid, folder or synthetic
           root:str='', # the dataset folder or a parent of it (not needed for synthetic)
@@ -73,28 +109,23 @@ def train(data:str='', # dataset (required): market1501, dukemtmc, msmt17, cuhk0
     args = {k: v for k, v in locals().items() if k not in ('out', 'resume', 'num_workers', 'device')}
     import matplotlib; matplotlib.use('Agg')
     from fastai.torch_core import set_seed, num_distrib, rank_distrib
-    set_seed(seed)
+    _check_size(height, width); set_seed(seed)
     lam, scale, intra_lr, inter_lr = _lam(lam), scale or None, intra_lr or lr, inter_lr or lr
     n_proc, main_proc = num_distrib(), not rank_distrib()
     if n_proc > 1 and torch.cuda.is_available() and not device:   # one GPU per process: LOCAL_RANK's
         torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    ds = _load_data(data, root, seed, split)
-    if main_proc: print(ds.summary())
-    learn = _learner(ds, arch, _pretrained(pretrained, arch, (height, width)), head, emb_dim, bs, height, width, lam, k, symmetric,
-                     num_workers, device, seed, lam_q)
-    learn.path, learn.model_dir = out, 'models'
-    if fp16: learn.to_fp16()
-    metrics = dict(args=args | dict(root=str(root), pretrained=str(pretrained), lam=lam, scale=scale, intra_lr=intra_lr, inter_lr=inter_lr,
-                                    processes=max(n_proc, 1)))
-    ddp = (lambda: learn.distrib_ctx()) if n_proc > 1 else nullcontext
-    if intra_epochs > 0:
-        with ddp(): learn.fit_intra(intra_epochs, lr=intra_lr, resume=resume)
-        _finish_stage(learn, ds, 'intra', metrics)
-    if inter_epochs > 0:
-        with ddp(): learn.fit_inter(inter_epochs, lr=inter_lr, self_cam=self_cam, scale=scale, update_every=update_every, resume=resume)
-        if main_proc: learn.cvg_stats().to_csv(out/'cvg.csv', index=False); print(_cvg_summary(learn.cvg_stats()))
-        _finish_stage(learn, ds, 'inter', metrics)
+    ds = _load_data(data, root, seed, split)                  # bad data fails here, before --out is touched
+    out = _out_dir(out)
+    with _one_writer(out) if main_proc else nullcontext():
+        if main_proc: print(ds.summary())
+        learn = _learner(ds, arch, _pretrained(pretrained, arch, (height, width)), head, emb_dim, bs, height, width, lam, k, symmetric,
+                         num_workers, device, seed, lam_q)
+        learn.path, learn.model_dir = out, 'models'
+        if fp16: learn.to_fp16()
+        metrics = dict(args=args | dict(root=str(root), pretrained=str(pretrained), lam=lam, scale=scale, intra_lr=intra_lr, inter_lr=inter_lr,
+                                        processes=max(n_proc, 1)))
+        _train_stages(learn, ds, metrics, intra_epochs, inter_epochs, intra_lr, inter_lr, resume,
+                      dict(self_cam=self_cam, scale=scale, update_every=update_every))
     if main_proc: print(f'wrote {short_path(out)}/metrics.json and models/')
     return learn
 
@@ -115,6 +146,7 @@ def eval_checkpoint(data:str='', # dataset (required), as for train
          device:str='', # 'cuda', 'cpu', ...; empty: the GPU if there is one
         ):
     "Evaluate a checkpoint on a dataset's query/gallery (mAP, CMC, mINP); the dataset may differ from the training one"
+    _check_size(height, width)
     p = Path(weights).expanduser()
     if not weights or not p.is_file(): raise SystemExit(f"--weights {weights!r}: no such file (expected a checkpoint written by `uga-fast train`, e.g. uga_out/models/inter.pth)")
     ds = _load_data(data, root, seed, split)
@@ -141,6 +173,12 @@ def _parse(f, argv:list, cmd:str='')->dict:
     args = anno_parser(f, prog=f'uga-fast {cmd}').parse_args(argv).__dict__
     return {k: v for k, v in args.items() if k in f.__code__.co_varnames}
 
+def _message(e:Exception)->str:
+    "The message of `e`, without the traceback a DataLoader worker process wraps around it"
+    m, head = str(e), f'{type(e).__name__}: '
+    if 'Original Traceback' not in m or head not in m: return m
+    return m[m.rindex(head) + len(head):].strip() + ' (raised in a data-loading worker process)'
+
 def main(argv:list|None=None, # arguments after `uga-fast`; default `sys.argv[1:]`
         ):
     "Entry point of the `uga-fast` command"
@@ -156,7 +194,10 @@ def main(argv:list|None=None, # arguments after `uga-fast`; default `sys.argv[1:
     from uga_fast.checkpoint import CheckpointError
     from uga_fast.model import PretrainedWeightsError
     try: f(**_parse(f, rest, cmd))
-    except (ReIDDataError, CheckpointError, PretrainedWeightsError) as e: raise SystemExit(f"uga-fast {cmd}: {e}") from None   # the message is the news
+    except (ReIDDataError, CheckpointError, PretrainedWeightsError) as e: raise SystemExit(f"uga-fast {cmd}: {_message(e)}") from None   # the message is the news
+    except KeyboardInterrupt:
+        resume = " (run the same command with --resume to go on from the last finished epoch)" if cmd == 'train' else ''
+        print(f"\nuga-fast {cmd}: interrupted{resume}", file=sys.stderr); raise SystemExit(130) from None
     return 0
 
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())   # `python -m uga_fast.cli` (accelerate launch -m, torchrun -m)

@@ -12,7 +12,7 @@ __all__ = ['IMG_EXTS', 'TRAIN_COLS', 'EVAL_COLS', 'uga_home', 'short_path', 'ReI
 import os, re, json, shutil, tempfile, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
-from PIL import Image
+from PIL import Image, ImageOps
 from fastcore.basics import store_attr, listify, patch
 from fastcore.meta import delegates
 from functools import partial
@@ -31,7 +31,17 @@ def short_path(p)->str:
     return str(p)
 
 # %% ../nbs/00_data.ipynb #a0f92b02
-IMG_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
+def _pil_exts()->tuple:
+    "Extensions of the formats PIL decodes itself: those `Image.open` reads, less its stubs (no decoder), EPS (Ghostscript) and MPEG (video)"
+    from PIL import ImageFile
+    Image.init()                                       # registers every plugin
+    def decodes(fmt):
+        if fmt not in Image.OPEN or fmt in ('EPS', 'MPEG'): return False
+        f = Image.OPEN[fmt][0]
+        return not (isinstance(f, type) and issubclass(f, ImageFile.StubImageFile))
+    return tuple(sorted(e for e, fmt in Image.registered_extensions().items() if decodes(fmt)))
+
+IMG_EXTS = _pil_exts()
 TRAIN_COLS = ['path', 'cam', 'label', 'tracklet', 'pid']
 EVAL_COLS = ['path', 'pid', 'cam', 'tracklet']
 
@@ -52,10 +62,11 @@ class ReIDData:
         video:bool=False, # evaluate per tracklet (mean of frame features) rather than per image
         cam_names:list|None=None, # original camera name of each camera id; ids of cameras seen only in query/gallery follow the training ones
         dropped:dict|None=None, # what the layout defines as junk and the reader left out: {what: count}
+        skipped:dict|None=None, # files the reader passed over, not being images: {what: [paths]}
         notes:list|None=None, # further remarks for `summary` (split used, protocol, ...)
     ):
         store_attr()
-        self.dropped, self.notes = dropped or {}, listify(notes)
+        self.dropped, self.skipped, self.notes = dropped or {}, skipped or {}, listify(notes)
         if self.cam_names is None: self.cam_names = [str(c) for c in range(int(train.cam.max())+1)]
 
     @property
@@ -76,9 +87,14 @@ class ReIDData:
 # %% ../nbs/00_data.ipynb #a3c53e9f
 def _n_items(df, video): return df.tracklet.nunique() if video else len(df)
 
+def _under(p, root)->str:
+    "`p` relative to `root` if inside it, else as `short_path` shows it"
+    try: return str(Path(p).relative_to(root))
+    except (ValueError, TypeError): return short_path(p)
+
 @patch
 def summary(self:ReIDData):
-    "A short text summary: split sizes, cameras, tracklets and what was dropped"
+    "A short text summary: split sizes, cameras, tracklets, what was dropped and what was skipped"
     unit = 'tracklets' if self.video else 'images'
     q, g = self.query, self.gallery
     lines = [f"{self.name or 'ReIDData'}{' (video)' if self.video else ''}: {short_path(self.root)}",
@@ -87,6 +103,8 @@ def summary(self:ReIDData):
              f"  gallery {_n_items(g, self.video):>7} {unit:<9} {g.pid.nunique():>5} ids",
              "  tracklets per camera: " + ', '.join(f"{n}:{m}" for n, m in zip(self.cam_names, self.n_tracklets))]
     for k, v in self.dropped.items(): lines.append(f"  dropped: {v} {k}")
+    for k, ps in self.skipped.items():
+        if len(ps): lines.append(f"  skipped: {len(ps)} {k if len(ps) > 1 else k.replace('files', 'file')}, e.g. '{_under(ps[0], self.root)}'")
     for n in self.notes: lines.append(f"  note: {n}")
     return '\n'.join(lines)
 
@@ -121,15 +139,26 @@ def _cut_short(p, size):
         head = f.read(8); f.seek(max(0, size - 1024)); tail = f.read()
     return next((fmt for fmt, (start, end) in _MARKERS.items() if head.startswith(start) and end not in tail), None)
 
+def _to_8bit(im:Image.Image)->Image.Image:
+    "16-bit grayscale (modes `I;16…`, or `I` holding 0..65535) scaled to 8-bit `L` (÷257, rounded); 8-bit modes as they are"
+    if not (im.mode.startswith('I') or im.mode == 'F'): return im
+    a = np.asarray(im)
+    lo, hi = (a.min(), a.max()) if a.size else (0, 0)
+    if im.mode == 'F' or lo < 0 or hi > 65535:
+        raise OSError(f"mode {im.mode!r} holds values {lo:g}..{hi:g}, neither 8- nor 16-bit: no known scale to 8 bits. Save it as an 8- or 16-bit image")
+    return Image.fromarray(((a.astype(np.uint32) + 128) // 257).astype(np.uint8))   # 65535 -> 255; 257 is odd, so no ties
+
 def _decode(p, mode=None):
-    "Decode the image file `p` fully; converted to `mode` if given. Raises with the reason if it cannot be read"
+    "Decode the image file `p` fully; upright (EXIF) and converted to `mode` if given. Raises with the reason if it cannot be read"
     size = os.path.getsize(p)
     if size == 0: raise OSError('the file is empty (0 bytes)')
     def cut(fmt, why): return OSError(f"image file is truncated (no {fmt} end marker in its {size} bytes; {why})")
     try:
         with Image.open(p) as im:
             im.load()                                  # a full decode: `Image.verify` reads the headers only and misses a file cut short
-            out = im.convert(mode) if mode else None
+            if mode: ImageOps.exif_transpose(im, in_place=True)
+            im8 = _to_8bit(im)                         # 16-bit grayscale scaled to 8 bits; values of no known scale: an error
+            out = im8.convert(mode) if mode else None
     except Exception as e:
         if fmt := _cut_short(p, size): raise cut(fmt, f"PIL: {e}") from e   # PIL's words for it vary with where the file was cut
         raise
@@ -138,7 +167,7 @@ def _decode(p, mode=None):
     return out
 
 def open_image(path, # an image file
-              )->Image.Image: # a fastai `PILImage` (a PIL image), fully decoded, mode RGB
+              )->Image.Image: # a fastai `PILImage` (a PIL image), fully decoded, upright, mode RGB
     "Open one image as an RGB `fastai.vision.core.PILImage`; a `ReIDDataError` naming the file and the reason if it cannot be read"
     from fastai.vision.core import PILImage            # imported here so that `import uga_fast.data` stays light
     try: im = _decode(path, 'RGB')
@@ -195,4 +224,4 @@ def simulate_tracklet_noise(data:ReIDData, # a dataset from `load_reid`
     train = assign_pseudo_labels(tr.drop(columns=['tracklet', 'label']).assign(key=key), seed=seed)
     note = f"tracklet noise: {kind} at rate {rate} ({n} {'tracklets split' if kind == 'duplicate' else 'images moved'}, seed {seed})"
     return ReIDData(train, data.query, data.gallery, name=data.name, root=data.root, video=data.video, cam_names=data.cam_names,
-                    dropped=data.dropped, notes=data.notes + [note])
+                    dropped=data.dropped, skipped=data.skipped, notes=data.notes + [note])

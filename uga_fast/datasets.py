@@ -41,22 +41,42 @@ def find_layout(name:str, # dataset name, for error messages
                + (f" (a folder named like /{folder_names}/)" if folder_names else ''))
 
 # %% ../nbs/09_datasets.ipynb #308c028f
-def list_images(d:Path)->list:
-    "Image files directly in folder `d`, in sorted order"
-    return sorted(str(p) for p in d.iterdir() if p.suffix.lower() in IMG_EXTS and p.is_file()) if d.is_dir() else []
+def _some(ps, show=3)->str:
+    "Up to `show` of the paths `ps`, quoted, and how many more"
+    return ', '.join(f"'{p}'" for p in ps[:show]) + (f" and {len(ps) - show} more" if len(ps) > show else '')
+
+def _is_img(paths)->np.ndarray:
+    "Which of `paths` are image files by their last extension (`IMG_EXTS`; `x.jpg.jpg` is a JPEG)"
+    return np.array([os.path.splitext(str(p))[1].lower() in IMG_EXTS for p in paths], dtype=bool)
+
+def _skip(skipped:dict, what, paths):
+    "Add `paths` to `skipped[what]`: files a reader passes over, counted in `ReIDData.summary`"
+    if len(paths) and skipped is not None: skipped.setdefault(what, []).extend(str(p) for p in paths)
+
+def _files(d:Path)->list:
+    "The files directly in folder `d` (links followed), sorted; none if `d` is not a folder"
+    return sorted(str(p) for p in d.iterdir() if p.is_file()) if d.is_dir() else []
+
+def list_images(d:Path, # a folder
+                skipped:dict|None=None, # if given, the other files of `d` are added to its list 'non-image files'
+               )->list:
+    "Image files (`IMG_EXTS`) directly in folder `d`, in sorted order"
+    fs = _files(d); img = _is_img(fs)
+    _skip(skipped, 'non-image files', [f for f, i in zip(fs, img) if not i])
+    return [f for f, i in zip(fs, img) if i]
 
 def _case_twins(name, paths):
     "An error if two image files of one folder have names that differ only in letter case (`x.jpg`, `x.JPG`)"
-    low = pd.Series([p.lower() for p in paths], dtype=object)
+    low = pd.Series([os.path.join(os.path.dirname(p), os.path.basename(p).lower()) for p in paths], dtype=object)
     dup = low.duplicated(keep=False)
     if dup.any():
         twins = [p for p, l in zip(paths, low) if l == low[dup].iloc[0]]
         _err(name, f"{int(dup.sum())} image files have a name that differs from another only in letter case, e.g. "
                    f"'{twins[0]}' and '{twins[1]}': the same image saved twice? (Windows and macOS would see one file) Keep one of each")
 
-def _parse_names(name, d, pattern, example):
+def _parse_names(name, d, pattern, example, skipped=None):
     "path, pid, raw cam of every image in `d` whose name holds `pattern`; an error naming the first that does not"
-    paths = list_images(d)
+    paths = list_images(d, skipped)
     if not paths: _err(name, f"no images in '{d}' (expected *.jpg files named like {example})")
     _case_twins(name, paths)
     s = pd.Series([os.path.basename(p) for p in paths])
@@ -65,8 +85,8 @@ def _parse_names(name, d, pattern, example):
     if bad.any(): _err(name, f"cannot read the person id and camera from '{Path(d)/s[bad].iloc[0]}' (expected names like {example})")
     return pd.DataFrame(dict(path=paths, pid=m[0].astype(int).to_numpy(), cam=m[1].astype(int).to_numpy()))
 
-def _image_split(name, d, pattern, example, dropped, split):
-    df = _parse_names(name, d, pattern, example)
+def _image_split(name, d, pattern, example, dropped, split, skipped=None):
+    df = _parse_names(name, d, pattern, example, skipped)
     junk = df.pid == -1
     if junk.any(): dropped[f'junk images (pid -1) in {split}'] = int(junk.sum())
     df = df[~junk].reset_index(drop=True)
@@ -81,12 +101,11 @@ def _check_files(name, paths, show=3):
         try: size = os.stat(p).st_size
         except OSError: missing.append(p); continue
         if size == 0: empty.append(p)
-    def some(ps): return ', '.join(f"'{p}'" for p in ps[:show]) + (f" and {len(ps) - show} more" if len(ps) > show else '')
-    if empty: _err(name, f"{len(empty)} image file{'s are' if len(empty) > 1 else ' is'} empty (0 bytes): {some(empty)}. "
+    if empty: _err(name, f"{len(empty)} image file{'s are' if len(empty) > 1 else ' is'} empty (0 bytes): {_some(empty, show)}. "
                          "An interrupted copy or download leaves such files: remove or replace them")
-    if missing: _err(name, f"{len(missing)} image{'s' if len(missing) > 1 else ''} of the layout {'are' if len(missing) > 1 else 'is'} not on disk: {some(missing)}")
+    if missing: _err(name, f"{len(missing)} image{'s' if len(missing) > 1 else ''} of the layout {'are' if len(missing) > 1 else 'is'} not on disk: {_some(missing, show)}")
 
-def _finish(name, root, train, query, gallery, seed, video=False, dropped=None, notes=None, key='pid'):
+def _finish(name, root, train, query, gallery, seed, video=False, dropped=None, notes=None, key='pid', skipped=None):
     "Contiguous camera ids, SSTT pseudo labels and per-split tracklet ids: the common end of every reader"
     _check_files(name, [p for d in (train, query, gallery) for p in d.path])
     cmap = contiguous_cams(train.cam, query.cam, gallery.cam)
@@ -103,15 +122,15 @@ def _finish(name, root, train, query, gallery, seed, video=False, dropped=None, 
             for d in (query, gallery)]
     q, g = [d[EVAL_COLS].reset_index(drop=True) for d in (q, g)]
     return ReIDData(train, q, g, name=name, root=root, video=video, cam_names=cam_names,
-                    dropped=dropped, notes=notes)
+                    dropped=dropped, skipped=skipped, notes=notes)
 
 # %% ../nbs/09_datasets.ipynb #172729c1
 def _read_market_like(name, root, folder_names, example, seed=0):
     d = find_layout(name, root, ['bounding_box_train', 'query', 'bounding_box_test'], folder_names)
-    pat, dropped = r'^([-\d]+)_c(\d+)', {}
-    tr, q, g = [_image_split(name, d/s, pat, example, dropped, split)
+    pat, dropped, skipped = r'^([-\d]+)_c(\d+)', {}, {}
+    tr, q, g = [_image_split(name, d/s, pat, example, dropped, split, skipped)
                 for s, split in [('bounding_box_train', 'train'), ('query', 'query'), ('bounding_box_test', 'gallery')]]
-    return _finish(name, d, tr, q, g, seed, dropped=dropped)
+    return _finish(name, d, tr, q, g, seed, dropped=dropped, skipped=skipped)
 
 def read_market1501(root, # `Market-1501-v15.09.15` or a parent of it
                     seed:int=0, # seeds the pseudo-label numbering
@@ -289,19 +308,41 @@ def read_mars(root, # `MARS` or a parent of it
     return _finish(name, d, tr, q, g, seed, video=True, dropped=dropped, key='key')
 
 # %% ../nbs/09_datasets.ipynb #065d2d84
-def _sequences(cam_dir):
-    "path, person folder name of every frame under `cam_dir`/<person>/"
-    rows = [(str(f), p.name) for p in sorted(cam_dir.iterdir()) if p.is_dir() for f in sorted(p.iterdir()) if f.suffix.lower() in IMG_EXTS]
-    return pd.DataFrame(rows, columns=['path', 'person'])
+def _tree(cams:list, # camera folders
+         )->tuple:
+    "Every file below the folders `cams` (links followed): path, cam (folder name), sub (first folder below it, '' if none), depth; the (cam, sub) folders"
+    rows, subs = [], []
+    for c in cams:
+        for top, dirs, files in os.walk(c, followlinks=True):
+            dirs.sort(); rel = Path(top).relative_to(c).parts
+            if not rel: subs += [(c.name, s) for s in dirs]
+            rows += [(os.path.join(top, f), c.name, rel[0] if rel else '', len(rel)) for f in sorted(files)]
+    return pd.DataFrame(rows, columns=['path', 'cam', 'sub', 'depth']), subs
 
-def _video_pairs(name, d, a, b, train_p, test_p, seed, notes, cams):
+def _sub_images(name, cams, what, layout, skipped, loose=()):
+    "path, cam, sub of the images in `<cam>/<sub>/`; the other files go to `skipped`; an error naming images anywhere else"
+    df, subs = _tree(cams)
+    img, loose_img = _is_img(df.path), _is_img(loose)
+    bad = [p for p, i in zip(loose, loose_img) if i] + df.path[img & (df.depth != 1)].tolist()
+    if bad: _err(name, f"{len(bad)} image file{'s are' if len(bad) > 1 else ' is'} not directly in a {what} folder: {_some(bad)}. "
+                       f"Expected {layout}: the images of a {what} directly in its folder, none beside the {what} folders, "
+                       f"none in a subfolder of one. Move them into {what} folders (a subfolder that is a {what} of its own: up one level), or remove them")
+    _skip(skipped, 'non-image files', [p for p, i in zip(loose, loose_img) if not i] + df.path[~img].tolist())
+    return df[img][['path', 'cam', 'sub']].reset_index(drop=True), subs
+
+def _sequences(name, cam_dir, skipped):
+    "path, person folder name of every frame in `cam_dir`/<person>/; other files are counted in `skipped`, images elsewhere an error"
+    df, _ = _sub_images(name, [cam_dir], 'person', f"{cam_dir}/<person>/*.png", skipped)
+    return df.rename(columns={'sub': 'person'})[['path', 'person']]
+
+def _video_pairs(name, d, a, b, train_p, test_p, seed, notes, cams, skipped=None):
     "Training tracklets of `train_p`, query = camera a, gallery = camera b of `test_p`"
     def sel(df, cam, ps): return df[df.person.isin(ps)].assign(cam=cam)
     tr = pd.concat([sel(a, cams[0], train_p), sel(b, cams[1], train_p)], ignore_index=True)
     q, g = sel(a, cams[0], test_p), sel(b, cams[1], test_p)
     for df in (tr, q, g): df['pid'] = df.person.str.extract(r'(\d+)$')[0].astype(int)
     q['tracklet'], g['tracklet'] = q.groupby('person').ngroup(), g.groupby('person').ngroup()
-    return _finish(name, d, tr, q, g, seed, video=True, notes=notes)
+    return _finish(name, d, tr, q, g, seed, video=True, notes=notes, skipped=skipped)
 
 def read_prid2011(root, # `prid_2011` or a parent of it
                   split:int=0, # which seeded 50/50 split of the 178 persons
@@ -310,7 +351,8 @@ def read_prid2011(root, # `prid_2011` or a parent of it
                  )->ReIDData:
     "PRID2011 multi-shot: 2 cameras, video; 178 persons in 89/89 seeded splits; query cam_a, gallery cam_b"
     d = find_layout('prid2011', root, ['multi_shot/cam_a', 'multi_shot/cam_b'], r'prid_?2011.*')
-    a, b = _sequences(d/'multi_shot'/'cam_a'), _sequences(d/'multi_shot'/'cam_b')
+    skipped = {}
+    a, b = _sequences('prid2011', d/'multi_shot'/'cam_a', skipped), _sequences('prid2011', d/'multi_shot'/'cam_b', skipped)
     na, nb = a.person.value_counts(), b.person.value_counts()
     both = sorted(p for p in set(na.index) & set(nb.index) if int(p.split('_')[-1]) <= 200)
     persons = np.array([p for p in both if na[p] >= min_frames and nb[p] >= min_frames])
@@ -318,7 +360,8 @@ def read_prid2011(root, # `prid_2011` or a parent of it
     perm = np.random.default_rng([seed, split]).permutation(len(persons))
     half = len(persons)//2
     return _video_pairs('prid2011', d, a, b, persons[perm[:half]], persons[perm[half:]], seed,
-                        [f"{len(persons)} persons with {min_frames}+ frames in both cameras; split {split} (seed {seed}): {half} train / {len(persons)-half} test"], cams=('cam_a', 'cam_b'))
+                        [f"{len(persons)} persons with {min_frames}+ frames in both cameras; split {split} (seed {seed}): {half} train / {len(persons)-half} test"],
+                        cams=('cam_a', 'cam_b'), skipped=skipped)
 
 def read_ilidsvid(root, # the folder holding `i-LIDS-VID/` and `train-test people splits/`, or a parent
                   split:int=0, # which of the release's 10 splits
@@ -328,38 +371,87 @@ def read_ilidsvid(root, # the folder holding `i-LIDS-VID/` and `train-test peopl
     from scipy.io import loadmat
     mat = 'train-test people splits/train_test_splits_ilidsvid.mat'
     d = find_layout('ilidsvid', root, ['i-LIDS-VID/sequences/cam1', 'i-LIDS-VID/sequences/cam2', mat], r'(i-?lids-?vid|ilids.*)')
-    a, b = _sequences(d/'i-LIDS-VID'/'sequences'/'cam1'), _sequences(d/'i-LIDS-VID'/'sequences'/'cam2')
+    skipped, seqs = {}, d/'i-LIDS-VID'/'sequences'
+    a, b = _sequences('ilidsvid', seqs/'cam1', skipped), _sequences('ilidsvid', seqs/'cam2', skipped)
     ls = loadmat(d/mat)['ls_set'].astype(int)
     if not 0 <= split < len(ls): _err('ilidsvid', f"split={split}: '{d/mat}' has splits 0..{len(ls)-1}")
     persons = np.array(sorted(a.person.unique()))
     if ls.max() > len(persons): _err('ilidsvid', f"'{d/mat}' numbers persons up to {ls.max()} but '{d}/i-LIDS-VID/sequences/cam1' has {len(persons)}")
     half = ls.shape[1]//2
     return _video_pairs('ilidsvid', d, a, b, persons[ls[split, half:] - 1], persons[ls[split, :half] - 1], seed,
-                        [f"split {split} of {len(ls)}: {ls.shape[1]-half} train / {half} test persons"], cams=('cam1', 'cam2'))
+                        [f"split {split} of {len(ls)}: {ls.shape[1]-half} train / {half} test persons"], cams=('cam1', 'cam2'), skipped=skipped)
 
 # %% ../nbs/09_datasets.ipynb #946f8eea
-def _folder_tree(name, d, what, eval_split=False):
-    "path, cam, sub (tracklet or person folder) of every image under d/<cam>/<sub>/"
+def _folder_tree(name, d, what, skipped, eval_split=False):
+    "path, cam, sub (tracklet or person folder) of every image in d/<cam>/<sub>/; an error naming images anywhere else"
     cams = sorted(c for c in d.iterdir() if c.is_dir() and not (not eval_split and c.name in ('query', 'gallery')) and not c.name.startswith('.'))
-    if not cams: _err(name, f"no camera folders in '{d}' (expected {d}/<camera>/<{what}>/*.jpg)")
-    rows = []
-    for c in cams:
-        subs = sorted(s for s in c.iterdir() if s.is_dir())
-        if not subs: _err(name, f"camera folder '{c}' holds no {what} folders (expected {c}/<{what}>/*.jpg)")
-        for s in subs:
-            fr = [str(f) for f in sorted(s.iterdir()) if f.suffix.lower() in IMG_EXTS]
-            if not fr: _err(name, f"{what} folder '{s}' holds no images ({', '.join(IMG_EXTS)})")
-            _case_twins(name, fr)
-            rows += [(f, c.name, s.name) for f in fr]
-    return pd.DataFrame(rows, columns=['path', 'cam', 'sub'])
+    layout = f"{d}/<camera>/<{what}>/*.jpg"
+    if not cams: _err(name, f"no camera folders in '{d}' (expected {layout})")
+    loose = _files(d)
+    if not eval_split: loose = [f for f, i in zip(loose, _is_img(loose)) if i]    # root's own files (train_pids.csv, ...) are not counted
+    df, subs = _sub_images(name, cams, what, layout, skipped, loose)
+    no_sub = sorted({c.name for c in cams} - {c for c, _ in subs})
+    if no_sub: _err(name, f"camera folder '{d/no_sub[0]}' holds no {what} folders (expected {d/no_sub[0]}/<{what}>/*.jpg)")
+    empty = sorted(set(subs) - set(zip(df.cam, df['sub'])))
+    if empty: _err(name, f"{what} folder '{d/empty[0][0]/empty[0][1]}' holds no images (image files directly in it, of a format PIL reads: "
+                         f".jpg, .png, .bmp, .webp, .tif, .gif, ..., see `IMG_EXTS`)")
+    _case_twins(name, df.path.tolist())
+    return df
 
-def _folder_eval(name, d, video):
-    df = _folder_tree(name, d, 'person', eval_split=True)
-    bad = ~df['sub'].str.fullmatch(r'-?\d+')
-    if bad.any(): _err(name, f"'{d/df.cam[bad].iloc[0]/df['sub'][bad].iloc[0]}': query/gallery folders are named by the person id, a number")
+def _folder_eval(name, d, split, dropped, skipped):
+    "The images of `query/` or `gallery/`, in person folders named by the pid; those of pid -1 (junk) are dropped and counted"
+    df = _folder_tree(name, d, 'person', skipped, eval_split=True)
+    bad = ~df['sub'].str.fullmatch(r'\d+|-1')
+    if bad.any(): _err(name, f"'{d/df.cam[bad].iloc[0]/df['sub'][bad].iloc[0]}': query/gallery folders are named by the person id, a number >= 0 (or -1: junk, left out)")
     df['pid'] = df['sub'].astype(int)
+    junk = df.pid == -1
+    if junk.any(): dropped[f'junk images (pid -1) in {split}'] = int(junk.sum())
+    df = df[~junk].reset_index(drop=True)
+    if df.empty: _err(name, f"the {split} split in '{d}' is empty once junk (pid -1) is dropped")
     df['tracklet'] = df.groupby(['cam', 'sub']).ngroup()
     return df
+
+# %% ../nbs/09_datasets.ipynb #2acacb68
+def _pids_csv(name, f)->pd.DataFrame:
+    "The lines of `train_pids.csv`: cam, tracklet, pid as text, and the line number; an error naming the file if it is not such a CSV"
+    import csv
+    try: lines = Path(f).read_text(encoding='utf-8-sig').splitlines()
+    except UnicodeDecodeError as e: _err(name, f"cannot read '{f}' as UTF-8 text: {e}")
+    expect = "a header line cam,tracklet,pid, then a line per training tracklet whose person is known, e.g. c0,t0003,17"
+    rows = [(i, [x.strip() for x in r]) for i, r in enumerate(csv.reader(lines), 1) if any(x.strip() for x in r)]
+    if not rows: _err(name, f"'{f}' is empty (expected {expect})")
+    (_, head), rows = rows[0], rows[1:]
+    if head[:3] != ['cam', 'tracklet', 'pid']: _err(name, f"'{f}': expected columns cam,tracklet,pid, got {head}")
+    short = [(i, r) for i, r in rows if len(r) < 3]
+    if short: _err(name, f"'{f}' line {short[0][0]}: {','.join(short[0][1])!r} has {len(short[0][1])} field(s) (expected {expect})")
+    return pd.DataFrame([r[:3] + [i] for i, r in rows], columns=['cam', 'tracklet', 'pid', 'line'])
+
+def _train_pids(name, f, tr)->tuple:
+    "The pid of each training row from `train_pids.csv` (-1 where it gives none), and a note if it leaves tracklets out"
+    ids = _pids_csv(name, f)
+    def at(r): return f"line {r.line} ({r.cam},{r.tracklet},{r.pid})"
+    def more(df, what): return f"; {len(df)} such {what}" if len(df) > 1 else ''
+    bad = ids[~ids.pid.str.fullmatch(r'\d+|-1')]
+    if len(bad): _err(name, f"'{f}' {at(bad.iloc[0])}: pid {bad.pid.iloc[0]!r} is not an integer; pids must be integers >= 0, or -1 for unknown{more(bad, 'lines')}")
+    cams = sorted(tr.cam.unique())
+    unknown = ids[~ids.cam.isin(cams)]
+    if len(unknown):
+        u = sorted(set(unknown.cam))
+        _err(name, f"'{f}' names camera{'s' if len(u) > 1 else ''} {', '.join(map(repr, u))} (first on {at(unknown.iloc[0])}) "
+                   f"that {'are not camera folders' if len(u) > 1 else 'is not a camera folder'} of '{f.parent}'; its camera folders are {', '.join(map(repr, cams))}")
+    key = ids.cam + '/' + ids.tracklet
+    dup = ids[key.duplicated()]
+    if len(dup):
+        r = dup.iloc[0]; first = ids[key == f"{r.cam}/{r.tracklet}"].iloc[0]
+        _err(name, f"'{f}' {at(r)} lists tracklet {r.cam}/{r.tracklet} again (first on {at(first)}): list each tracklet once{more(dup, 'lines')}")
+    missing = ids[~key.isin(set(tr.key))]
+    if len(missing):
+        r = missing.iloc[0]
+        _err(name, f"'{f}' {at(r)} names a tracklet that is not a folder of the layout: no images in '{f.parent/r.cam/r.tracklet}'"
+                   f"{more(missing, 'lines')}. Remove such lines, or restore the folders")
+    pid = tr.key.map(dict(zip(key, ids.pid.astype(int)))).fillna(-1).astype(int)
+    n, k = tr.key.nunique(), tr.key[pid >= 0].nunique()
+    return pid, ([] if k == n else [f"train_pids.csv gives the person of {k} of the {n} training tracklets; the others have pid -1 (unknown)"])
 
 def read_folder(root, # a folder in the layout above
                 video:bool=False, # evaluate query/gallery per folder (tracklet) rather than per image
@@ -369,20 +461,16 @@ def read_folder(root, # a folder in the layout above
     "A user's own tracklets: `root/<camera>/<tracklet>/*.jpg`, optional `query/` and `gallery/`, optional `train_pids.csv`"
     d = Path(root).expanduser()
     if not d.is_dir(): _err(name, f"root '{d}' is not a folder")
-    tr = _folder_tree(name, d, 'tracklet')
-    tr['key'] = tr.cam + '/' + tr['sub']
-    tr['pid'] = -1
-    if (d/'train_pids.csv').exists():
-        ids = pd.read_csv(d/'train_pids.csv', dtype={'cam': str, 'tracklet': str})
-        if list(ids.columns[:3]) != ['cam', 'tracklet', 'pid']: _err(name, f"'{d/'train_pids.csv'}': expected columns cam,tracklet,pid, got {list(ids.columns)}")
-        m = dict(zip(ids.cam + '/' + ids.tracklet, ids.pid))
-        tr['pid'] = tr.key.map(m).fillna(-1).astype(int)
+    skipped, dropped, notes = {}, {}, []
+    tr = _folder_tree(name, d, 'tracklet', skipped)
+    tr['key'], tr['pid'] = tr.cam + '/' + tr['sub'], -1
+    if (d/'train_pids.csv').exists(): tr['pid'], notes = _train_pids(name, d/'train_pids.csv', tr)
     has_eval = [(d/s).is_dir() for s in ('query', 'gallery')]
     if any(has_eval) and not all(has_eval): _err(name, f"'{d}' has a {'query' if has_eval[0] else 'gallery'}/ folder but no {'gallery' if has_eval[0] else 'query'}/ folder: give both or neither")
-    if all(has_eval): q, g = _folder_eval(name, d/'query', video), _folder_eval(name, d/'gallery', video)
+    if all(has_eval): q, g = [_folder_eval(name, d/s, s, dropped, skipped) for s in ('query', 'gallery')]
     else: q = g = pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(EVAL_COLS, [str, int, str, int])})
-    return _finish(name, d, tr, q, g, seed, video=video, key='key',
-                   notes=[] if all(has_eval) else ["no query/gallery: nothing to evaluate on"])
+    return _finish(name, d, tr, q, g, seed, video=video, key='key', dropped=dropped, skipped=skipped,
+                   notes=notes + ([] if all(has_eval) else ["no query/gallery: nothing to evaluate on"]))
 
 # %% ../nbs/09_datasets.ipynb #9d37beab
 from .synthetic import write_synthetic

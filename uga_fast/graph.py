@@ -9,12 +9,29 @@ __all__ = ['cross_camera_knn', 'build_cvg', 'cvg_stats', 'lambda_sweep', 'plot_l
            'plot_cvg_null']
 
 # %% ../nbs/03_graph.ipynb #f0fe9f53
+import warnings
 import numpy as np, pandas as pd, torch, torch.nn.functional as F
 
 # %% ../nbs/03_graph.ipynb #4b45c69f
+def _not_meta(x, name:str):
+    "`x`, unless it is a tensor on the 'meta' device (a shape without values): then a `ValueError` naming `name`"
+    if torch.is_tensor(x) and x.device.type == 'meta':
+        raise ValueError(f"`{name}` is on the 'meta' device (no data): a tensor of shape {tuple(x.shape)} without values, e.g. from a "
+                         "model built under `torch.device('meta')`; materialise it first (`.to_empty(device=...)`, then load the weights)")
+    return x
+
+def _check_k(k)->int:
+    "K, the neighbours kept per other camera, as an int: a positive integer (NumPy's too; not a bool, not 1.0), else a `ValueError`"
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k={k!r}: expected a positive integer (the paper: 1)")
+    return int(k)
+
 def _node_cams(cams, n:int, device)->torch.Tensor:
-    "`cams` as a long tensor on `device`, checked against the `n` nodes"
-    cams = torch.as_tensor(cams if torch.is_tensor(cams) else np.asarray(cams))
+    "`cams` as a long tensor on `device`, checked against the `n` nodes; string ids (e.g. 'c1') are encoded, in sorted order"
+    if not torch.is_tensor(cams):
+        cams = np.asarray(cams)
+        if cams.dtype.kind in 'USO': cams = np.unique(cams.astype(str), return_inverse=True)[1].reshape(cams.shape)
+    cams = torch.as_tensor(_not_meta(cams, 'cams'))
     if cams.ndim != 1 or len(cams) != n:
         raise ValueError(f"cams must hold one camera id per node: expected shape ({n},), got {tuple(cams.shape)}")
     if cams.is_floating_point() or (n and int(cams.min()) < 0):
@@ -23,7 +40,7 @@ def _node_cams(cams, n:int, device)->torch.Tensor:
 
 def _node_feats(feats, device)->torch.Tensor:
     "`feats` as an N×d float tensor on `device`, L2-normalised rows"
-    feats = torch.as_tensor(feats).detach()
+    feats = torch.as_tensor(_not_meta(feats, 'feats')).detach()
     if feats.ndim != 2: raise ValueError(f"feats must be N×d, one row per node, got shape {tuple(feats.shape)}")
     if not torch.isfinite(feats).all(): raise ValueError("feats holds NaN or inf: the model diverged (lower the learning rate?)")
     return F.normalize(feats.to(device).float(), dim=1)
@@ -61,9 +78,9 @@ def cross_camera_knn(feats, # N×d node features (classifier weights or tracklet
                      device=None, # where to compute; default where `feats` lives
                     )->tuple: # (i, j, cos(i,j)): node j is one of node i's `k` nearest in camera cam(j) ≠ cam(i)
     "The K nearest neighbours of every node in every other camera, $KNN_m(i)$ of Eq. (4), blockwise"
+    k = _check_k(k)
     device = torch.device(device) if device is not None else torch.as_tensor(feats).device
     x = _node_feats(feats, device)
-    if k < 1: raise ValueError(f"k must be >= 1, got {k}")
     c = _node_cams(cams, len(x), device)
     order = torch.argsort(c, stable=True)                  # nodes grouped by camera
     x, b = x[order], _camera_bounds(c[order])
@@ -105,8 +122,22 @@ def _build_cvg(feats, cams, lam, k, symmetric, q, block, device)->tuple:
     else: i, j, v = cross_camera_knn(feats, cams, k=k, block=block, device=device)
     return _cvg_from_knn(i, j, v, len(feats), float(lam), symmetric), float(lam)
 
+def _cvg_warnings(feats, cams, W:torch.Tensor, lam:float, k:int):
+    "Warn when a graph of `build_cvg` is likely not what was meant: all-zero node features, or no cross-camera edge at all"
+    N, zero = W.shape[0], (torch.as_tensor(feats) == 0).all(1).nonzero().flatten()
+    if len(zero): warnings.warn(f"feats has {len(zero)} all-zero row(s) of {N} (the first: row {int(zero[0])}): a zero vector's cosine is 0 to "
+                                "every node, so these nodes get no cross-camera edge unless λ < 0 (dead or untrained classifier rows?)", stacklevel=3)
+    if N == 0 or lam >= 1 or W._nnz() > N: return          # λ = 1 asks for no edge; more entries than the N self-loops: edges
+    n_cams = len(torch.unique(_node_cams(cams, N, W.device)))
+    cause = ('a single camera holds every node, and edges only join different cameras' if n_cams < 2 else
+             'every feature row is zero' if len(zero) == N else
+             f"λ={lam:.3g} is too high for these features: no mutual cross-camera neighbours have a cosine above it "
+             "(lam='auto' reads λ off the data; `plot_cvg_null` shows the similarities)")
+    warnings.warn(f"the cross-view graph has no cross-camera edge ({N} nodes, {n_cams} camera(s), λ={lam:.3g}, K={k}), only self-loops: "
+                  f"training on it is intra-camera training. Likely cause: {cause}", stacklevel=3)
+
 def build_cvg(feats, # N×d node features: the classifier weights (after the swap) or tracklet centroids
-              cams, # camera of each node, length N
+              cams, # camera of each node, length N: integers >= 0 or strings
               lam:float|str=0.65, # similarity threshold λ: an edge needs cos > λ; 'auto': from the data (`cvg_lambda`)
               k:int=1, # K: neighbours per other camera
               symmetric:bool=True, # keep an edge only if each node is among the other's K nearest (the paper); False: one side is enough
@@ -115,7 +146,9 @@ def build_cvg(feats, # N×d node features: the classifier weights (after the swa
               device=None, # where to compute; default where `feats` lives
              )->torch.Tensor: # N×N sparse COO, coalesced: row i holds e(i,·)
     "Cross-view graph weights, Eq. (4)-(5): e(i,i)=1, e(i,j)=cos(i,j) for surviving cross-camera edges, 0 otherwise"
-    return _build_cvg(feats, cams, lam, k, symmetric, q, block, device)[0]
+    W, lam = _build_cvg(feats, cams, lam, k, symmetric, q, block, device)
+    _cvg_warnings(feats, cams, W, lam, k)
+    return W
 
 # %% ../nbs/03_graph.ipynb #f2afaf36
 def cvg_stats(W:torch.Tensor, # a graph from `build_cvg`
@@ -182,6 +215,7 @@ def _rank_in_group(key:torch.Tensor, v:torch.Tensor)->torch.Tensor:
 
 def _knn_and_null(feats, cams, k:int, block, device)->tuple:
     "One search for K+1 neighbours: the K nearest per other camera (Eq. 4's candidates), and the (K+1)-th similarities (the null)"
+    k = _check_k(k)
     i, j, v = cross_camera_knn(feats, cams, k=k + 1, block=block, device=device)
     c = _node_cams(cams, len(feats), i.device)
     rank = _rank_in_group(i * (int(c.max()) + 1) + c[j], v)    # group: (node, other camera)

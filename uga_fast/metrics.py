@@ -11,11 +11,12 @@ __all__ = ['evaluate_rank', 'distance_matrix', 'evaluate_features', 'pool_trackl
 # %% ../nbs/07_metrics.ipynb #e703b712
 import math, warnings
 import numpy as np, torch
+from .graph import _not_meta
 
 # %% ../nbs/07_metrics.ipynb #8d2d8f69
 def _np(x, name):
     "`x` (array, tensor or list) as a NumPy array, without a copy where possible"
-    if isinstance(x, torch.Tensor): x = x.detach().cpu().numpy()
+    if isinstance(x, torch.Tensor): x = _not_meta(x, name).detach().cpu().numpy()
     return np.asarray(x)
 
 def _label_pair(q, g, qname, gname):
@@ -260,7 +261,7 @@ def evaluate_rank(
     per_query:bool=False, # also return per-query `AP`, `INP` and `first_match` (NaN / 0 for skipped queries)
 )->dict:                # `cmc` (array[max_rank]), `mAP`, `mINP` (fractions in [0,1]), `n_valid_queries`, `n_queries`
     "CMC, mAP and mINP of a distance matrix under the single-query re-ID protocol (same pid + same camera removed)"
-    if not isinstance(distmat, torch.Tensor): distmat = np.asarray(distmat)
+    if not isinstance(_not_meta(distmat, 'distmat'), torch.Tensor): distmat = np.asarray(distmat)
     if distmat.ndim != 2: raise ValueError(f"`distmat` must be 2-D (n_query × n_gallery), got shape {tuple(distmat.shape)}")
     nq, ng = distmat.shape
     qp, gp, qc, gc = _check_labels(q_pids, g_pids, q_cams, g_cams, nq, ng, f"`distmat` ({nq}×{ng})")
@@ -272,7 +273,7 @@ def evaluate_rank(
 # %% ../nbs/07_metrics.ipynb #1bdf062f
 def _feats(x, name, device=None):
     "Features as a 2-D floating tensor (float32 unless given float64), checked for NaN/inf"
-    if isinstance(x, torch.Tensor): t = x.detach()
+    if isinstance(x, torch.Tensor): t = _not_meta(x, name).detach()
     else:
         a = np.asarray(x)
         if a.dtype.kind not in 'biuf': raise ValueError(f"`{name}` must be numeric, got dtype {a.dtype}")
@@ -533,7 +534,7 @@ def re_ranking(
 # %% ../nbs/07_metrics.ipynb #5879cf7a
 def mean_over_splits(
     results,                  # list of result dicts from `evaluate_rank` / `evaluate_features`, one per split
-)->dict:                      # `cmc`, `mAP`, `mINP` means, `cmc_std`, `mAP_std`, `mINP_std`, `n_splits`
+)->dict:                      # `cmc`, `mAP`, `mINP` means, `cmc_std`, `mAP_std`, `mINP_std`, `n_splits`; `n_valid_queries`, `n_queries` summed
     "Mean (and standard deviation) of the results of several evaluation splits, e.g. CUHK03's 20"
     results = list(results)
     if not results: raise ValueError("`results` is empty: nothing to average")
@@ -545,16 +546,25 @@ def mean_over_splits(
         m, s = a.mean(0), a.std(0)
         out[k], out[f'{k}_std'] = (m, s) if k == 'cmc' else (float(m), float(s))
     out['n_splits'] = len(results)
+    for k in ('n_valid_queries', 'n_queries'):                # counted over all splits, when every result has them
+        if all(k in r for r in results): out[k] = int(sum(r[k] for r in results))
     return out
 
 def rank_summary(
     res:dict,                 # a result of `evaluate_rank`, `evaluate_features` or `mean_over_splits`
     ranks=(1, 5, 10, 20),     # CMC ranks to report (1-based)
-)->dict:                      # {'mAP', 'rank1', 'rank5', ..., 'mINP'} in percent
-    "The numbers papers print, in percent"
+)->dict:                      # {'mAP', 'rank1', 'rank5', ..., 'mINP'} in percent, then `n_valid_queries` and `n_queries` (when `res` has them)
+    "The numbers papers print, in percent, and how many queries they are over; warns when queries were skipped"
     bad = [k for k in ranks if not 1 <= k <= len(res['cmc'])]
     if bad: raise ValueError(f"ranks {bad} are outside the CMC curve (length {len(res['cmc'])}): evaluate with a larger max_rank")
-    return {'mAP': 100 * res['mAP'], **{f'rank{k}': 100 * float(res['cmc'][k - 1]) for k in ranks}, 'mINP': 100 * res['mINP']}
+    out = {'mAP': 100 * res['mAP'], **{f'rank{k}': 100 * float(res['cmc'][k - 1]) for k in ranks}, 'mINP': 100 * res['mINP']}
+    if 'n_valid_queries' not in res or 'n_queries' not in res: return out
+    nv, nq = int(res['n_valid_queries']), int(res['n_queries'])
+    if nv < nq:
+        warnings.warn(f"{nq - nv} of {nq} queries were skipped, so mAP, CMC and mINP are over the other {nv}: the gallery holds no "
+                      "image of their identity from another camera (same-camera matches are removed by the protocol); check the "
+                      "query/gallery split and the pid and camera parsing", stacklevel=2)
+    return out | dict(n_valid_queries=nv, n_queries=nq)
 
 # %% ../nbs/07_metrics.ipynb #9a7c973d
 import pandas as pd
@@ -588,7 +598,7 @@ def embed(self:UGALearner, items, # a DataLoader, a DataFrame with `path` (and `
 def evaluate(self:UGALearner, data=None, # a `ReIDData`; default the learner's own
              metric:str='cosine', # 'cosine' or 'euclidean'
             )->dict:
-    "mAP, rank-1/5/10/20 and mINP (percent) on `data`'s query and gallery"
+    "mAP, rank-1/5/10/20 and mINP (percent) on `data`'s query and gallery, and the queries they are over (`rank_summary`)"
     data = data or self.dls.data
     if data is None: raise ValueError("evaluate needs a ReIDData: this learner's DataLoaders carry none (e.g. after load_learner); pass data=")
     q, g = data.query, data.gallery
