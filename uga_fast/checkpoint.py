@@ -134,7 +134,7 @@ class TrainingCheckpoint(Callback):
     def before_fit(self):
         if self.save and not rank_distrib(): self._check_writable()
         self.start_epoch = 0
-        if self.state is not None: self.restore(self.state)
+        if self.state is not None: self.restore(self.state); self.state = None   # restored once: drop the loaded weights and optimiser
 
     def _check_writable(self):
         d = self.path.parent
@@ -168,7 +168,7 @@ class TrainingCheckpoint(Callback):
         _load_opt_state(learn.opt, s['opt'])
         r = s['recorder']
         rec.values, rec.lrs, rec.iters = [list(v) for v in r['values']], list(r['lrs']), list(r['iters'])
-        rec.losses = [torch.tensor(l) for l in r['losses']]
+        rec.losses = list(r['losses'])   # floats, as LossAsFloat keeps them
         rec.smooth_loss.count, rec.smooth_loss.val = r['smooth'][0], r['smooth'][1].clone()
         rec.epoch_seconds = list(r.get('seconds', []))
         learn.train_iter, self.start_epoch = s['train_iter'], s['epoch'] + 1
