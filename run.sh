@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
 VENV=${UGA_VENV:-.venv}
 
-setup() {  # $1: the extras to install, e.g. dev or dev,jupyter
+setup() {  # $1: the extras to install, e.g. dev, dev,jupyter or dev,export
   extras=${1:-dev}
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
   # reinstall only when pyproject.toml (or the extras asked for) changed since the last install
@@ -54,7 +54,7 @@ case "$cmd" in
   demo) setup; MPLBACKEND=Agg uga-fast demo "$@" ;;
   test)
     browser
-    setup
+    setup dev,export   # export: onnx, onnxruntime, onnxscript for the ONNX export tests
     check_export
     echo "== nbdev-test (notebooks; cells flagged slow/gpu/data are skipped)"
     MPLBACKEND=Agg nbdev-test --n-workers "${NBDEV_WORKERS:-2}" --timing "$@"

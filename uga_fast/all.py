@@ -8,7 +8,7 @@ Docs: https://uga-fast.github.io/uga_fast/all.html.md"""
 __all__ = []
 
 # %% ../nbs/99_all.ipynb #7315b4d6
-from . import data, sampler, distributed, model, graph, loss, callbacks, checkpoint, learner, metrics, datasets
+from . import data, sampler, distributed, model, graph, loss, callbacks, checkpoint, learner, metrics, export, datasets
 from .data import *
 from .sampler import *
 from .distributed import *
@@ -19,8 +19,9 @@ from .callbacks import *
 from .checkpoint import *
 from .learner import *
 from .metrics import *
+from .export import *
 from .datasets import *
 from .synthetic import SyntheticWorld, write_synthetic
 from .demo import synthetic_weights
-__all__ = [n for m in (data, sampler, distributed, model, graph, loss, callbacks, checkpoint, learner, metrics, datasets)
+__all__ = [n for m in (data, sampler, distributed, model, graph, loss, callbacks, checkpoint, learner, metrics, export, datasets)
            for n in m.__all__] + ['SyntheticWorld', 'write_synthetic', 'synthetic_weights']

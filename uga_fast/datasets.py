@@ -1,4 +1,4 @@
-"""Readers of the public re-ID layouts, your own tracklets (`folder`), the synthetic data, and `load_reid`.
+"""Readers of the public re-ID layouts, your own tracklets (`folder`), a tracker's output (`mot`), the synthetic data, and `load_reid`.
 
 Docs: https://uga-fast.github.io/uga_fast/datasets.html.md"""
 
@@ -6,10 +6,10 @@ Docs: https://uga-fast.github.io/uga_fast/datasets.html.md"""
 
 # %% auto #0
 __all__ = ['READERS', 'find_layout', 'list_images', 'read_market1501', 'read_dukemtmc', 'read_msmt17', 'read_cuhk03', 'read_mars',
-           'read_prid2011', 'read_ilidsvid', 'read_folder', 'read_synthetic', 'load_reid']
+           'read_prid2011', 'read_ilidsvid', 'read_folder', 'read_synthetic', 'read_mot', 'load_reid']
 
 # %% ../nbs/09_datasets.ipynb #d7780b94
-import os, re, json, shutil, tempfile, warnings
+import os, re, json, shutil, tempfile, warnings, hashlib
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image
@@ -17,7 +17,9 @@ from fastcore.basics import store_attr, listify, patch
 from fastcore.meta import delegates
 from functools import partial
 from .data import *
-from .data import _err
+from .data import _err, _under
+from fastcore.xtras import mkdir
+from fastprogress.fastprogress import progress_bar
 
 # %% ../nbs/09_datasets.ipynb #b6e8f759
 def find_layout(name:str, # dataset name, for error messages
@@ -411,6 +413,14 @@ def _folder_eval(name, d, split, dropped, skipped):
     df['tracklet'] = df.groupby(['cam', 'sub']).ngroup()
     return df
 
+def _eval_splits(name, d, dropped, skipped)->tuple:
+    "query and gallery from `d/query/` and `d/gallery/` (both or neither: empty tables), and whether there are any"
+    has = [(d/s).is_dir() for s in ('query', 'gallery')]
+    if any(has) and not all(has): _err(name, f"'{d}' has a {'query' if has[0] else 'gallery'}/ folder but no {'gallery' if has[0] else 'query'}/ folder: give both or neither")
+    if all(has): return *[_folder_eval(name, d/s, s, dropped, skipped) for s in ('query', 'gallery')], True
+    empty = pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(EVAL_COLS, [str, int, str, int])})
+    return empty, empty, False
+
 # %% ../nbs/09_datasets.ipynb #2acacb68
 def _pids_csv(name, f)->pd.DataFrame:
     "The lines of `train_pids.csv`: cam, tracklet, pid as text, and the line number; an error naming the file if it is not such a CSV"
@@ -465,12 +475,9 @@ def read_folder(root, # a folder in the layout above
     tr = _folder_tree(name, d, 'tracklet', skipped)
     tr['key'], tr['pid'] = tr.cam + '/' + tr['sub'], -1
     if (d/'train_pids.csv').exists(): tr['pid'], notes = _train_pids(name, d/'train_pids.csv', tr)
-    has_eval = [(d/s).is_dir() for s in ('query', 'gallery')]
-    if any(has_eval) and not all(has_eval): _err(name, f"'{d}' has a {'query' if has_eval[0] else 'gallery'}/ folder but no {'gallery' if has_eval[0] else 'query'}/ folder: give both or neither")
-    if all(has_eval): q, g = [_folder_eval(name, d/s, s, dropped, skipped) for s in ('query', 'gallery')]
-    else: q = g = pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(EVAL_COLS, [str, int, str, int])})
+    q, g, has_eval = _eval_splits(name, d, dropped, skipped)
     return _finish(name, d, tr, q, g, seed, video=video, key='key', dropped=dropped, skipped=skipped,
-                   notes=notes + ([] if all(has_eval) else ["no query/gallery: nothing to evaluate on"]))
+                   notes=notes + ([] if has_eval else ["no query/gallery: nothing to evaluate on"]))
 
 # %% ../nbs/09_datasets.ipynb #9d37beab
 from .synthetic import write_synthetic
@@ -489,11 +496,213 @@ def read_synthetic(root=None, # where to write the images; default a cache folde
     data = read_folder(root, seed=seed, name='synthetic')
     return data
 
+# %% ../nbs/09_datasets.ipynb #679c77bc
+_VIDEO_EXTS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v', '.mpg', '.mpeg')
+_MOT_VERSION = 1   # the crop writer's version: part of the cache key
+
+def _video_error(name, v:Path):
+    _err(name, f"'{v}' is a video, and neither torchvision {_tv_version()} (no video decoder) nor PIL can decode video here. "
+               f"Extract its frames into '{v.with_suffix('')/'img1'}' as MOTChallenge numbers them, e.g. "
+               f"`ffmpeg -i '{v}' -start_number 1 '{v.with_suffix('')/'img1'}/%06d.jpg'`, then put the tracks beside them")
+
+def _tv_version():
+    try: import torchvision; return torchvision.__version__.split('+')[0]
+    except ImportError: return '(not installed)'
+
+def _tracks_file(name, c:Path, tracks:str):
+    "The tracks file of camera folder `c` for `tracks` ('auto'|'results'|'gt') and whether it is a gt.txt"
+    res, gt = c/f'{c.name}.txt', c/'gt'/'gt.txt'
+    if tracks == 'auto': tracks = 'results' if res.exists() or not gt.exists() else 'gt'
+    f = res if tracks == 'results' else gt
+    if not f.exists(): _err(name, f"camera '{c}' has no tracks file '{f}' (tracks={tracks!r}; expected '{res}', a tracker's results, or '{gt}')")
+    return f, tracks == 'gt'
+
+def _mot_cameras(name, d:Path, tracks:str)->list:
+    "(camera name, img1 folder, tracks file, is gt) of each camera folder of `d`; a clear error for a video or a folder without frames"
+    if tracks not in ('auto', 'results', 'gt'): _err(name, f"tracks={tracks!r}: expected 'auto', 'results' or 'gt'")
+    dirs = sorted(c for c in d.iterdir() if c.is_dir() and not c.name.startswith('.') and c.name not in ('query', 'gallery'))
+    vids = [v for v in _files(d) if os.path.splitext(v)[1].lower() in _VIDEO_EXTS]
+    for v in vids:
+        if not (Path(v).with_suffix('')/'img1').is_dir(): _video_error(name, Path(v))
+    if not dirs: _err(name, f"no camera folders in '{d}' (expected {d}/<camera>/img1/000001.jpg and {d}/<camera>/<camera>.txt or gt/gt.txt)")
+    for c in dirs:
+        if not (c/'img1').is_dir(): _err(name, f"camera folder '{c}' has no img1/ folder of frames (expected {c}/img1/000001.jpg, ...)")
+    return [(c.name, c/'img1', *_tracks_file(name, c, tracks)) for c in dirs]
+
+# %% ../nbs/09_datasets.ipynb #f7cd4f94
+_MOT_EXPECT = "frame,id,bb_left,bb_top,bb_width,bb_height,conf,... (7 to 10 numbers, MOTChallenge)"
+
+def _at(f, t, bad, why):
+    "An error naming `f`, the line of the first row of `t` where `bad` holds, the line itself and `why`"
+    r = t[bad].iloc[0]; n = int(bad.sum())
+    _err('mot', f"'{f}' line {r.line}: {r.text!r} {why}" + (f" ({n} such lines)" if n > 1 else ''))
+
+def _read_mot_csv(f:Path)->pd.DataFrame:
+    "The lines of a MOTChallenge CSV, parsed vectorised: line, text, frame, id, left, top, width, height, conf, c8 (class), c9 (visibility), ncols"
+    try: s = pd.Series(f.read_text(encoding='utf-8-sig').splitlines(), dtype=object)
+    except UnicodeDecodeError as e: _err('mot', f"cannot read '{f}' as text: {e}")
+    t = pd.DataFrame(dict(line=np.arange(1, len(s)+1), text=s.str.strip()))
+    t = t[t.text != ''].reset_index(drop=True)
+    if t.empty: _err('mot', f"'{f}' holds no tracks (expected lines {_MOT_EXPECT})")
+    parts = t.text.str.split(',', expand=True)
+    t['ncols'] = parts.notna().sum(axis=1).to_numpy()
+    vals = parts.apply(lambda c: pd.to_numeric(c.str.strip(), errors='coerce')).to_numpy(float)
+    bad = ((t.ncols < 7) | (t.ncols > 10)).to_numpy() | np.isnan(np.where(parts.notna().to_numpy(), vals, 0)).any(1)
+    if bad.any(): _at(f, t, bad, f"is not a MOTChallenge line (expected {_MOT_EXPECT})")
+    vals = np.pad(vals, ((0, 0), (0, max(0, 10 - vals.shape[1]))), constant_values=np.nan)
+    for i, c in enumerate(['frame', 'id', 'left', 'top', 'width', 'height', 'conf', 'c8', 'c9']): t[c] = vals[:, i]
+    return t
+
+def _check_mot_rows(f:Path, t:pd.DataFrame):
+    "Errors naming the file and line of a frame or id that is not a whole number, a box of size <= 0, a (frame, id) given twice"
+    if t.ncols.nunique() > 1: _at(f, t, (t.ncols != t.ncols.iloc[0]).to_numpy(), f"has {t.ncols[t.ncols != t.ncols.iloc[0]].iloc[0]} fields, line {t.line.iloc[0]} has {t.ncols.iloc[0]}: every line needs the same columns")
+    frame_ok = (t.frame >= 1) & (t.frame == t.frame.round())
+    if not frame_ok.all(): _at(f, t, ~frame_ok, "names frame {:g}: frames are whole numbers from 1 (MOTChallenge numbers them 000001, 000002, ...)".format(t.frame[~frame_ok].iloc[0]))
+    if (t.id == -1).all(): _err('mot', f"'{f}': every id is -1: a detections file (det.txt), not tracks; run a tracker on it first")
+    ids_ok = (t.id >= 0) & (t.id == t.id.round())
+    if not ids_ok.all(): _at(f, t, ~ids_ok, "has track id {:g}: ids are whole numbers >= 0".format(t.id[~ids_ok].iloc[0]))
+    size_ok = (t.width > 0) & (t.height > 0)
+    if not size_ok.all(): _at(f, t, ~size_ok, "has a box of width {:g} and height {:g}: both must be > 0".format(*t[~size_ok][['width', 'height']].iloc[0]))
+    dup = t.duplicated(['frame', 'id'])
+    if dup.any():
+        r = t[dup].iloc[0]; first = t[(t.frame == r.frame) & (t.id == r.id)].line.iloc[0]
+        _at(f, t, dup.to_numpy(), f"gives track {r.id:g} in frame {r.frame:g} again (first on line {first}): one box per track and frame")
+
+# %% ../nbs/09_datasets.ipynb #dac0251b
+def _frame_files(img1:Path, skipped:dict)->tuple:
+    "frame number -> path of the frames in `img1` (names are the frame number: 000001.jpg), and their (W, H)"
+    fs = pd.Series(list_images(img1, skipped), dtype=object)
+    if fs.empty: _err('mot', f"'{img1}' holds no frames (expected {img1}/000001.jpg, 000002.jpg, ...)")
+    num = fs.map(lambda p: os.path.splitext(os.path.basename(p))[0])
+    ok = num.str.fullmatch(r'\d+')
+    _skip(skipped, 'images not named by a frame number', fs[~ok].tolist())
+    frames = pd.Series(fs[ok].to_numpy(), index=num[ok].astype(int).to_numpy())
+    if frames.index.duplicated().any():
+        n = frames.index[frames.index.duplicated()][0]
+        _err('mot', f"'{img1}' holds frame {n} twice: {_some(frames[n].tolist())}; keep one")
+    with Image.open(frames.iloc[0]) as im: return frames, im.size
+
+def _camera_boxes(cam, img1, f, is_gt, skipped)->pd.DataFrame:
+    "The checked rows of tracks file `f` with the frame's path and the box in 0-based pixels, clipped to the frame: x0, y0, x1, y1"
+    t = _read_mot_csv(f); _check_mot_rows(f, t)
+    frames, (W, H) = _frame_files(img1, skipped)
+    t = t.assign(cam=cam, file=str(f), is_gt=is_gt, frame=t.frame.astype(int), id=t.id.astype(int))
+    missing = ~t.frame.isin(frames.index)
+    if missing.any(): _at(f, t, missing.to_numpy(), f"names frame {t.frame[missing].iloc[0]} but '{img1}' has no such frame (expected '{img1/f'{t.frame[missing].iloc[0]:06d}.jpg'}'; it has frames {frames.index.min()}..{frames.index.max()})")
+    t['path'], t['W'], t['H'] = frames.reindex(t.frame).to_numpy(), W, H
+    rnd = lambda v: np.floor(v + 0.5).astype(int)          # MOTChallenge pixels are 1-based: bb_left = 1 is the first column
+    x0, y0 = rnd(t.left - 1), rnd(t.top - 1)
+    t['x0'], t['x1'] = x0.clip(0, W), (x0 + rnd(t.width)).clip(0, W)
+    t['y0'], t['y1'] = y0.clip(0, H), (y0 + rnd(t.height)).clip(0, H)
+    out = (t.x1 <= t.x0) | (t.y1 <= t.y0)
+    if out.any(): _at(f, t, out.to_numpy(), f"has a box entirely outside the {W}x{H} frame (expected a box that overlaps the frame)")
+    return t
+
+# %% ../nbs/09_datasets.ipynb #25a37d14
+def _drop_boxes(t, bad, what, dropped)->pd.DataFrame:
+    "`t` less the boxes where `bad`; counts the tracks it loses entirely and the boxes it takes from the others in `dropped`"
+    key = t.cam + '/' + t.id.astype(str)
+    gone = ~key.isin(set(key[~bad]))                         # the boxes of tracks left with none
+    if gone.any(): dropped[f"tracks all of whose boxes {what}"] = key[gone].nunique()
+    if bad.sum() > gone.sum(): dropped[f"further boxes that {what} (their tracks kept)"] = int(bad.sum() - gone.sum())
+    return t[~bad]
+
+def _box_filters(t, min_conf, min_height, dropped)->pd.DataFrame:
+    "The boxes that pass gt.txt's flags (col 7 'consider', col 8 class when 9 columns), the confidence and the height"
+    t = _drop_boxes(t, (t.is_gt & (t.conf == 0)).to_numpy(), "are marked 'ignore' in gt.txt (column 7 = 0)", dropped)
+    t = _drop_boxes(t, (t.is_gt & (t.ncols == 9) & (t.c8 != 1)).to_numpy(), "are not pedestrians in gt.txt (column 8 ≠ 1)", dropped)
+    if min_conf is not None:
+        t = _drop_boxes(t, (~t.is_gt & (t.conf != -1) & (t.conf < min_conf)).to_numpy(), f"have confidence < {min_conf}", dropped)
+    if min_height: t = _drop_boxes(t, (t.y1 - t.y0 < min_height).to_numpy(), f"are lower than {min_height} px in the frame", dropped)
+    return t
+
+def _tracklets(t, max_gap, min_len, max_frames, dropped, notes)->pd.DataFrame:
+    "Tracks split at gaps of more than `max_gap` frames, those shorter than `min_len` dropped, the rest thinned to `max_frames`"
+    t = t.sort_values(['cam', 'id', 'frame'], ignore_index=True)
+    new_track = (t.cam != t.cam.shift()) | (t.id != t.id.shift())
+    cut = new_track | ((t.frame - t.frame.shift() - 1 > max_gap) if max_gap is not None else False)
+    t['piece'] = cut.cumsum() - 1
+    t['part'] = t.piece - t.groupby(['cam', 'id']).piece.transform('min')
+    if (t.part > 0).any(): notes.append(f"{t[t.part > 0].drop_duplicates(['cam', 'id']).shape[0]} tracks split at gaps of more than {max_gap} frames, "
+                                        f"into {t[t.part > 0].piece.nunique()} more tracklets")
+    n = t.groupby('piece').frame.transform('size')
+    short = n < min_len
+    if short.any(): dropped[f"tracklets shorter than {min_len} frames"] = t.piece[short].nunique()
+    t, n = t[~short], n[~short]
+    if max_frames:
+        r, m = t.groupby('piece').cumcount(), np.minimum(n, max_frames)
+        keep = (r*m // n) != ((r-1)*m // n)                  # `m` of the `n` frames, evenly spread, the first included
+        if (~keep).any(): dropped[f"frames beyond {max_frames} per tracklet (evenly spaced ones kept)"] = int((~keep).sum())
+        t = t[keep]
+    return t.reset_index(drop=True)
+
+# %% ../nbs/09_datasets.ipynb #4f5221b1
+def _crop_cache(d:Path, cams:list, opts:dict)->Path:
+    "The crop folder for these tracks files and options: `d/.uga_crops/<key>`, or under `uga_home()` if `d` is not writable"
+    stat = lambda p: [p.stat().st_size, p.stat().st_mtime_ns]
+    key = json.dumps(dict(v=_MOT_VERSION, opts=opts, cams=[[c, str(f.relative_to(d)), *stat(f), stat(i)[1]] for c, i, f, _ in cams]))
+    key = hashlib.sha1(key.encode()).hexdigest()[:16]
+    if os.access(d, os.W_OK): return d/'.uga_crops'/key
+    return uga_home()/'mot_crops'/hashlib.sha1(str(d.absolute()).encode()).hexdigest()[:16]/key
+
+def _write_crops(t:pd.DataFrame, out:Path, meta:dict):
+    "Crop every box of `t` into `out/<path>`: each frame opened once, all its boxes cut from it (a progress bar meanwhile)"
+    tmp = Path(tempfile.mkdtemp(prefix='.writing-', dir=mkdir(out.parent, parents=True, exist_ok=True)))
+    for d in t.crop.map(lambda p: os.path.dirname(p)).unique(): (tmp/d).mkdir(parents=True, exist_ok=True)
+    for path, b in progress_bar(list(t.groupby('path', sort=True)), leave=False):
+        with Image.open(path) as im: a = np.asarray(im.convert('RGB'))
+        if a.shape[:2] != (b.H.iloc[0], b.W.iloc[0]):
+            _err('mot', f"frame '{path}' is {a.shape[1]}x{a.shape[0]}, its camera's first frame {b.W.iloc[0]}x{b.H.iloc[0]}: a camera's frames must share one size")
+        for crop, x0, y0, x1, y1 in zip(b.crop, b.x0, b.y0, b.x1, b.y1):
+            Image.fromarray(a[y0:y1, x0:x1]).save(tmp/crop, compress_level=1)
+    (tmp/'tracklets.csv').write_text(t[['crop', 'cam', 'key']].to_csv(index=False))
+    (tmp/'mot.json').write_text(json.dumps(meta, indent=1))              # written last: the folder is complete
+    if out.exists(): shutil.rmtree(out)
+    tmp.rename(out)
+
+def _mot_table(d, cams, opts, skipped)->tuple:
+    "The crops to write (crop path, frame path, box, cam, tracklet key) and what the filters dropped, from the tracks files"
+    t = pd.concat([_camera_boxes(c, i, f, g, skipped) for c, i, f, g in cams], ignore_index=True)
+    n_tracks, dropped, notes = len(t.drop_duplicates(['cam', 'id'])), {}, []
+    t = _box_filters(t, opts['min_conf'], opts['min_height'], dropped)
+    t = _tracklets(t, opts['max_gap'], opts['min_len'], opts['max_frames'], dropped, notes)
+    if t.empty: _err('mot', f"'{d}': the filters leave no tracklet of the {n_tracks} tracks (dropped: {dropped}); loosen min_len, min_height or min_conf")
+    t['key'] = t.cam + '/' + t.id.map('{:06d}'.format) + np.where(t.part > 0, '_' + t.part.astype(str), '')
+    t['crop'] = t.key + '/' + t.frame.map('{:06d}.png'.format)
+    files = ', '.join(f"{f.relative_to(d)}" for _, _, f, _ in cams)
+    notes.insert(0, f"{n_tracks} tracks read from {files}; {t.key.nunique()} tracklets kept, {len(t)} crops")
+    return t, dict(dropped=dropped, notes=notes, skipped=skipped)
+
+def read_mot(root, # a folder of camera folders `<camera>/img1/` with `<camera>/<camera>.txt` or `<camera>/gt/gt.txt`
+             tracks:str='auto', # 'results' (`<camera>/<camera>.txt`), 'gt' (`gt/gt.txt`), or 'auto': a camera's results file if it has one, else its gt.txt
+             min_len:int=4, # tracklets with fewer frames (after the box filters) are dropped: mostly false alarms and fragments
+             min_height:int=50, # boxes lower than this (px, clipped to the frame) are dropped: too few pixels to re-identify
+             min_conf:float|None=0.5, # results' boxes of lower confidence (column 7) are dropped; -1 (not given) is kept; None: keep all
+             max_frames:int|None=32, # frames kept per tracklet, evenly spaced (neighbouring frames are near copies); None: all
+             max_gap:int|None=None, # a track is cut in two where more than this many frames are missing; None: never
+             seed:int=0, # seeds the pseudo-label numbering
+            )->ReIDData:
+    "A multi-object tracker's output (MOTChallenge layout) as training tracklets of crops, cut once into a cache; optional `query/`, `gallery/`"
+    d = Path(root).expanduser()
+    if not d.is_dir(): _err('mot', f"root '{d}' is not a folder")
+    cams, opts = _mot_cameras('mot', d, tracks), dict(min_len=min_len, min_height=min_height, min_conf=min_conf, max_frames=max_frames, max_gap=max_gap)
+    out = _crop_cache(d, cams, opts)
+    if not (out/'mot.json').exists():
+        t, meta = _mot_table(d, cams, opts, {})
+        _write_crops(t, out, meta)
+    meta, tr = json.loads((out/'mot.json').read_text()), pd.read_csv(out/'tracklets.csv', dtype=str)
+    tr = pd.DataFrame(dict(path=[str(out/p) for p in tr.crop], cam=tr.cam, key=tr.key, pid=-1))
+    dropped, notes = meta['dropped'], meta['notes'] + [f"crops cached in '{_under(out, d)}'"]
+    q, g, has_eval = _eval_splits('mot', d, dropped, meta['skipped'])
+    return _finish('mot', d, tr, q, g, seed, key='key', dropped=dropped, skipped=meta['skipped'],
+                   notes=notes + ([] if has_eval else ["no query/gallery: nothing to evaluate on"]))
+
 # %% ../nbs/09_datasets.ipynb #d9cbf3ae
 READERS = dict(market1501=read_market1501, dukemtmc=read_dukemtmc, msmt17=read_msmt17, cuhk03=read_cuhk03,
-               mars=read_mars, prid2011=read_prid2011, ilidsvid=read_ilidsvid, folder=read_folder, synthetic=read_synthetic)
+               mars=read_mars, prid2011=read_prid2011, ilidsvid=read_ilidsvid, folder=read_folder, synthetic=read_synthetic,
+               mot=read_mot)
 
-def load_reid(name:str, # one of `READERS`: 'market1501','dukemtmc','msmt17','cuhk03','mars','prid2011','ilidsvid','folder','synthetic'
+def load_reid(name:str, # one of `READERS`: 'market1501','dukemtmc','msmt17','cuhk03','mars','prid2011','ilidsvid','folder','synthetic','mot'
               root=None, # the dataset folder or a parent of it (optional for 'synthetic')
               verify:bool=False, # decode every image once and fail naming those that cannot be read
               **kwargs, # passed to the reader, e.g. `split=` or `kind=`

@@ -602,7 +602,8 @@ def evaluate(self:UGALearner, data=None, # a `ReIDData`; default the learner's o
     data = data or self.dls.data
     if data is None: raise ValueError("evaluate needs a ReIDData: this learner's DataLoaders carry none (e.g. after load_learner); pass data=")
     q, g = data.query, data.gallery
-    if q.empty or g.empty: raise ValueError(f"{data.name}: no query/gallery to evaluate on")
+    if q.empty or g.empty: raise ValueError(f"{data.name}: no query/gallery to evaluate on ({len(q)} query and {len(g)} gallery images; training needs "
+                                           "none). To measure retrieval, add labelled images as <root>/query/<camera>/<person>/*.jpg and <root>/gallery/...")
     qf, gf = self.embed(q), self.embed(g)
     if data.video: res = evaluate_video(qf, gf, q.tracklet, g.tracklet, q.pid, g.pid, q.cam, g.cam, metric=metric)
     else: res = evaluate_features(qf, gf, q.pid.to_numpy(), g.pid.to_numpy(), q.cam.to_numpy(), g.cam.to_numpy(), metric=metric)
