@@ -8,12 +8,13 @@ Docs: https://uga-fast.github.io/uga_fast/cli.html.md"""
 __all__ = ['COMMANDS', 'train', 'eval_checkpoint', 'embed_images', 'search_images', 'export_model', 'main']
 
 # %% ../nbs/11_cli.ipynb #3ce38a5c
-import os, sys, json, time
+import os, sys, json, time, inspect
 from contextlib import nullcontext, contextmanager
 from filelock import FileLock, Timeout
 from pathlib import Path
 import torch
 from fastcore.script import anno_parser, store_true, bool_arg
+from fastcore.meta import delegates
 from .data import short_path
 from .datasets import load_reid
 from .demo import demo, _pretrained, _lam, _cvg_summary
@@ -31,7 +32,13 @@ def _run_args(p:Path)->tuple:
             print(f"note: {short_path(m)} is not a metrics.json of `uga-fast train` ({type(e).__name__}); its settings are not used", file=sys.stderr)
     return {}, None
 
-def _weights_config(weights:str, arch, head, emb_dim, height, width)->tuple:
+def _weights_config(weights:str, # the weights file
+                    arch:str=None, # timm body; default the run's (its metrics.json, beside models/), else resnet50
+                    head:str=None, # 'none' | 'bn' | 'embed'; default the run's, else embed
+                    emb_dim:int=None, # feature size of the 'embed' head; default the run's, else 1024
+                    height:int=None, # image height; default the run's, else 256
+                    width:int=None, # image width; default the run's, else 128
+                   )->tuple:
     "(settings, the metrics.json they came from, the weights file): each flag given, else the run's, else the paper's"
     p = Path(weights).expanduser()
     args, src = _run_args(p) if weights else ({}, None)
@@ -164,24 +171,21 @@ def train(data:str='', # dataset (required): market1501, dukemtmc, msmt17, cuhk0
     if main_proc: print(f'wrote {short_path(out)}/metrics.json and models/')
     return learn
 
+@delegates(_weights_config, but=['weights'])   # the model's settings the weights were trained with
 def eval_checkpoint(data:str='', # dataset (required), as for train
          weights:str='', # a checkpoint written by train (required; e.g. uga_out/models/inter.pth)
          root:str='', # the dataset folder or a parent of it
-         arch:str=None, # timm body the weights were trained with; default the run's (its metrics.json, beside models/), else resnet50
-         head:str=None, # head the weights were trained with; default the run's, else embed
-         emb_dim:int=None, # feature size the weights were trained with; default the run's, else 1024
          bs:int=60, # batch size (evaluation batches are twice this)
-         height:int=None, # image height; default the run's, else 256
-         width:int=None, # image width; default the run's, else 128
          metric:str='cosine', # 'cosine' or 'euclidean'
          split:int=None, # evaluation split of cuhk03, prid2011, ilidsvid
          seed:int=0, # seed of the dataset's random choices (must match training for the same split)
          out:str='', # write the metrics to this JSON file (default: print only)
          num_workers:int=4, # data loading processes
          device:str='', # 'cuda', 'cpu', ...; empty: the GPU if there is one
+         **model, # the model's settings (`_weights_config`)
         ):
     "Evaluate a checkpoint on a dataset's query/gallery (mAP, CMC, mINP); the dataset may differ from the training one"
-    cfg, src, p = _weights_config(weights, arch, head, emb_dim, height, width)
+    cfg, src, p = _weights_config(weights, **model)
     ds = _load_data(data, root, seed, split)
     if ds.query.empty: raise SystemExit(f"{ds.name}: no query/gallery to evaluate on")
     learn = _learner(ds, cfg['arch'], False, cfg['head'], cfg['emb_dim'], bs, cfg['height'], cfg['width'], 0.65, 1, True, num_workers, device, seed)
@@ -243,23 +247,20 @@ def _pooled(rel:list, feats)->dict:
     pooled, _ = pool_tracklets(feats, ids)
     return dict(tracklets=ids, tracklet_names=np.array(names), tracklet_feats=pooled.astype(np.float32))
 
+@delegates(_weights_config, but=['weights'])   # --arch, --head, --emb-dim, --height, --width
 def embed_images(weights:str='', # weights written by `uga-fast train` (required; e.g. uga_out/models/inter.pth)
                  images:str='', # a folder of images (required), searched recursively
                  out:str='feats.npz', # the .npz to write: feats, paths, config; with --pool-by folder also tracklets, tracklet_names, tracklet_feats
                  pool_by:str='none', # 'none', or 'folder': each folder of images is a tracklet, its feature the mean of its images'
-                 arch:str=None, # timm body; default the run's (its metrics.json, beside models/), else resnet50
-                 head:str=None, # 'none' | 'bn' | 'embed'; default the run's, else embed
-                 emb_dim:int=None, # feature size of the 'embed' head; default the run's, else 1024
-                 height:int=None, # image height; default the run's, else 256
-                 width:int=None, # image width; default the run's, else 128
                  bs:int=128, # images per batch
                  num_workers:int=4, # data loading processes
                  device:str='', # 'cuda', 'cpu', ...; empty: the GPU if there is one
+                 **model, # the model's settings (`_weights_config`)
                 )->dict:
     "Features of every image in a folder and its subfolders into an .npz (with --pool-by folder: one mean feature per folder)"
     import numpy as np
     if pool_by not in ('none', 'folder'): raise SystemExit(f"--pool-by {pool_by!r}: expected 'none' or 'folder'")
-    cfg, src, p = _weights_config(weights, arch, head, emb_dim, height, width)
+    cfg, src, p = _weights_config(weights, **model)
     root, rel = _images_under(images, '--images')
     out = _out_file(out, '--out')
     learn = _weights_learner(cfg, src, p, weights, root/rel[0], bs, num_workers, device)
@@ -295,6 +296,7 @@ def _strips(qroot:Path, qrel:list, groot:Path, grel:list, order, d, n:int):
     return fig
 
 # %% ../nbs/11_cli.ipynb #66ffb086
+@delegates(_weights_config, but=['weights'])
 def search_images(weights:str='', # weights written by `uga-fast train` (required)
                   query:str='', # a folder of query images (required), searched recursively
                   gallery:str='', # a folder of gallery images (required), searched recursively
@@ -302,21 +304,17 @@ def search_images(weights:str='', # weights written by `uga-fast train` (require
                   out:str='search.png', # the picture of the ranked strips
                   show:int=6, # queries in the picture (the first ones); 0: no picture
                   metric:str='cosine', # 'cosine' (1 - cos) or 'euclidean' (squared)
-                  arch:str=None, # timm body; default the run's (its metrics.json, beside models/), else resnet50
-                  head:str=None, # 'none' | 'bn' | 'embed'; default the run's, else embed
-                  emb_dim:int=None, # feature size of the 'embed' head; default the run's, else 1024
-                  height:int=None, # image height; default the run's, else 256
-                  width:int=None, # image width; default the run's, else 128
                   bs:int=128, # images per batch
                   num_workers:int=4, # data loading processes
                   device:str='', # 'cuda', 'cpu', ...; empty: the GPU if there is one
+                  **model, # the model's settings (`_weights_config`)
                  )->tuple:
     "Rank a gallery folder's images for each query image: prints the top matches with their distances, saves the ranked strips"
     import numpy as np
     from uga_fast.metrics import distance_matrix
     if top < 1: raise SystemExit(f"--top {top}: expected at least 1")
     if metric not in ('cosine', 'euclidean'): raise SystemExit(f"--metric {metric!r}: expected 'cosine' or 'euclidean'")
-    cfg, src, p = _weights_config(weights, arch, head, emb_dim, height, width)
+    cfg, src, p = _weights_config(weights, **model)
     (qroot, qrel), (groot, grel) = _images_under(query, '--query'), _images_under(gallery, '--gallery')
     out = _out_file(out, '--out') if show > 0 else None
     learn = _weights_learner(cfg, src, p, weights, qroot/qrel[0], bs, num_workers, device)
@@ -329,21 +327,18 @@ def search_images(weights:str='', # weights written by `uga-fast train` (require
         print(f"wrote {short_path(out)}: the first {min(show, len(qrel))} queries and their top {order.shape[1]}")
     return order, np.take_along_axis(d, order, 1)
 
+@delegates(_weights_config, but=['weights'])
 def export_model(weights:str='', # weights written by `uga-fast train` (required)
                  onnx:str='model.onnx', # the ONNX file to write
                  dynamic_batch:bool_arg=True, # a symbolic batch axis (any batch size); false: batches of exactly 2 images
-                 arch:str=None, # timm body; default the run's (its metrics.json, beside models/), else resnet50
-                 head:str=None, # 'none' | 'bn' | 'embed'; default the run's, else embed
-                 emb_dim:int=None, # feature size of the 'embed' head; default the run's, else 1024
-                 height:int=None, # image height (fixed in the graph); default the run's, else 256
-                 width:int=None, # image width (fixed in the graph); default the run's, else 128
+                 **model, # the model's settings (`_weights_config`); height and width are fixed in the graph
                 )->Path:
     "The features of trained weights as an ONNX graph: normalised images in, features out (needs uga_fast[export])"
     import tempfile
     from PIL import Image
     from uga_fast.export import _require_export
     _require_export()
-    cfg, src, p = _weights_config(weights, arch, head, emb_dim, height, width)
+    cfg, src, p = _weights_config(weights, **model)
     out = _out_file(onnx, '--onnx')
     with tempfile.TemporaryDirectory() as d:                   # a stand-in image: the loaders are built around one
         img = Path(d)/'stand-in.png'; Image.new('RGB', (cfg['width'], cfg['height'])).save(img)
@@ -359,7 +354,7 @@ COMMANDS = dict(demo=demo, train=train, eval=eval_checkpoint, embed=embed_images
 def _parse(f, argv:list, cmd:str='')->dict:
     "The keyword arguments of command function `f` from the command line `argv`"
     args = anno_parser(f, prog=f'uga-fast {cmd}').parse_args(argv).__dict__
-    return {k: v for k, v in args.items() if k in f.__code__.co_varnames}
+    return {k: v for k, v in args.items() if k in inspect.signature(f).parameters}   # delegated flags included
 
 def _message(e:Exception)->str:
     "The message of `e`, without the traceback a DataLoader worker process wraps around it"
