@@ -9,7 +9,7 @@ __all__ = ['CheckpointError', 'atomic_save', 'load_checkpoint', 'get_rng_states'
            'check_resumable', 'NaNLossError', 'StopOnNaN']
 
 # %% ../nbs/05a_checkpoint.ipynb #27bd4cdd
-import os, errno, random, shutil, tempfile
+import os, errno, random, shutil, tempfile, threading, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastcore.basics import store_attr
@@ -37,11 +37,19 @@ def _no_space_error(obj, path:Path)->CheckpointError:
                            f"{_nbytes(obj)/2**20:,.1f} MiB and {free/2**20:,.1f} MiB are free. Free some space, or write the "
                            "checkpoints elsewhere (learn.path, or `uga-fast train --out`)")
 
+_writing = {}   # absolute path -> the thread writing it in the background (`TrainingCheckpoint`)
+
+def _join_write(path):
+    "Wait until no background write of `path` is in flight, so that writes of one file land in the order they began"
+    t = _writing.get(os.path.abspath(path))
+    if t is not None and t is not threading.current_thread(): t.join()
+
 def atomic_save(obj, # tensors and plain Python values (what `torch.load(weights_only=True)` accepts)
                 path, # the file to write
                )->Path:
     "`torch.save` `obj` to `path` so that `path` is always the old file or the complete new one: temporary file, flush, rename"
     path = Path(path)
+    _join_write(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
     try:
@@ -64,6 +72,7 @@ def load_checkpoint(path, # a file written by `atomic_save` / `TrainingCheckpoin
                    )->dict:
     "Read a checkpoint with `torch.load(weights_only=True)`: tensors and plain Python values only, never arbitrary pickled objects"
     path = Path(path)
+    _join_write(path)                                # a background write of it in flight: read the file it leaves
     if not path.is_file(): raise CheckpointError(f"no checkpoint at '{path}'")
     try: return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:
@@ -105,6 +114,13 @@ def _plain(x):
     if isinstance(x, np.generic): return x.item()
     return x
 
+def _snapshot(x):
+    "A copy of `x` (nested dicts, lists, tuples) whose tensors are on the CPU in memory of their own: training may go on changing the originals"
+    if isinstance(x, torch.Tensor): return x.detach().to('cpu', copy=True)   # from a GPU: one synchronous device-to-host copy
+    if isinstance(x, dict): return {k: _snapshot(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)): return type(x)(_snapshot(v) for v in x)
+    return x
+
 def _opt_state(opt)->dict:
     sd = opt.state_dict()
     return dict(state=[_plain(dict(s)) for s in sd['state']], hypers=[_plain(dict(h)) for h in sd['hypers']])
@@ -120,7 +136,7 @@ def _graph(s, device): return None if s is None else torch.sparse_coo_tensor(s['
 
 # %% ../nbs/05a_checkpoint.ipynb #c7391335
 class TrainingCheckpoint(Callback):
-    "Save model, optimiser, progress, graph, logs and random states after every `every` epochs (atomically); restore them from `state`"
+    "Save model, optimiser, progress, graph, logs and random states after every `every` epochs (atomically, in the background); restore them from `state`"
     order = 55   # after the Recorder (50) has logged the epoch
     def __init__(self, path, # the checkpoint file
                  stage:str, # 'intra' or 'inter'
@@ -128,8 +144,16 @@ class TrainingCheckpoint(Callback):
                  state:dict|None=None, # a loaded checkpoint to resume from (its weights already in the model)
                  save:bool=True, # write checkpoints (False: only restore)
                  every:int=1, # save every this many epochs (and always after the last)
+                 background:bool=True, # write from a CPU copy in a thread of its own while training goes on (False: in `after_epoch`)
                 ):
-        store_attr(); self.path, self.start_epoch = Path(path), 0
+        store_attr(); self.path, self.start_epoch, self._writer, self._error = Path(path), 0, None, None
+
+    @property
+    def learn(self): return self.__dict__.get('_learn')
+    @learn.setter
+    def learn(self, learn):
+        if learn is None: self._settle()   # fastai's `remove_cb`: the `finally` of `fit(cbs=...)`, so an exception's way out too
+        self.__dict__['_learn'] = learn
 
     def before_fit(self):
         if self.save and not rank_distrib(): self._check_writable()
@@ -147,7 +171,34 @@ class TrainingCheckpoint(Callback):
 
     def after_epoch(self):
         last = self.epoch + 1 == self.n_epoch
-        if self.save and not rank_distrib() and (last or (self.epoch + 1) % self.every == 0): atomic_save(self.checkpoint(), self.path)
+        if self.save and not rank_distrib() and (last or (self.epoch + 1) % self.every == 0): self._save(self.checkpoint())
+    def after_cancel_fit(self): self.wait()
+    def after_fit(self): self.wait()
+
+    def _save(self, state:dict):
+        "Write `state` once the previous write has ended: here, or (`background`) from a CPU snapshot, in a thread of its own"
+        self.wait()
+        if not self.background: atomic_save(state, self.path); return
+        # not a daemon: the interpreter waits for it at exit, so a Ctrl-C that ends the program still completes the file
+        self._writer = threading.Thread(target=self._write, args=(_snapshot(state),), name=f'checkpoint {self.path.name}', daemon=False)
+        _writing[os.path.abspath(self.path)] = self._writer
+        self._writer.start()
+
+    def _write(self, state:dict):
+        try: atomic_save(state, self.path)
+        except BaseException as e: self._error = e   # raised by `wait`, in the training thread
+
+    def wait(self):
+        "Wait for the checkpoint being written in the background, if any, and raise its error here, in the training thread"
+        if self._writer is not None: self._writer.join(); self._writer = None
+        if self._error is not None:
+            e, self._error = self._error, None
+            raise e
+
+    def _settle(self):
+        "On the way out of `fit`: wait for the write in flight; its error, if any, as a warning (never hiding the exception that ends `fit`)"
+        try: self.wait()
+        except Exception as e: warnings.warn(f"TrainingCheckpoint: the background write of '{self.path}' failed: {type(e).__name__}: {e}")
 
     def checkpoint(self)->dict:
         "Everything the next epoch depends on, as tensors and plain values"

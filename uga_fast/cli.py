@@ -12,13 +12,13 @@ import os, sys, json, time, inspect
 from contextlib import nullcontext, contextmanager
 from filelock import FileLock, Timeout
 from pathlib import Path
-import torch
 from fastcore.script import anno_parser, store_true, bool_arg
 from fastcore.meta import delegates
-from .data import short_path
-from .datasets import load_reid
-from .demo import demo, _pretrained, _lam, _cvg_summary
-from .sampler import ReIDDataLoaders
+
+def _short_path(p)->str:
+    "`uga_fast.data.short_path`, imported when a message needs it"
+    from uga_fast.data import short_path
+    return short_path(p)
 
 # %% ../nbs/11_cli.ipynb #51cee2df
 _MODEL_DEFAULTS = dict(arch='resnet50', head='embed', emb_dim=1024, height=256, width=128)   # the paper's
@@ -29,7 +29,7 @@ def _run_args(p:Path)->tuple:
         if not m.is_file(): continue
         try: return dict(json.loads(m.read_text())['args']), m
         except (ValueError, KeyError, TypeError) as e:
-            print(f"note: {short_path(m)} is not a metrics.json of `uga-fast train` ({type(e).__name__}); its settings are not used", file=sys.stderr)
+            print(f"note: {_short_path(m)} is not a metrics.json of `uga-fast train` ({type(e).__name__}); its settings are not used", file=sys.stderr)
     return {}, None
 
 def _weights_config(weights:str, # the weights file
@@ -50,24 +50,28 @@ def _weights_config(weights:str, # the weights file
 
 def _load_weights(model, p:Path, weights:str, cfg:dict, src=None):
     "Load the body and embedding block of weights file `p` into `model` (classifier rows skipped); one sentence when they do not fit `cfg`"
+    import torch
     try: state = torch.load(p, map_location='cpu', weights_only=True)
     except Exception as e: raise SystemExit(f"--weights {weights}: not a weights file of `uga-fast train` ({type(e).__name__}: {str(e).splitlines()[0][:160]})") from None
     state = state.get('model', state) if isinstance(state, dict) else {}
     own = {k: v for k, v in state.items() if not k.startswith('classifier.')}   # retrieval needs body and head only
     fit = (f"--weights {weights}: does not fit --arch {cfg['arch']} --head {cfg['head']} --emb-dim {cfg['emb_dim']}"
-           + (f" (the settings not given as flags are {short_path(src)}'s)" if src else ''))
+           + (f" (the settings not given as flags are {_short_path(src)}'s)" if src else ''))
     try: missing, unexpected = model.load_state_dict(own, strict=False)
     except RuntimeError as e: raise SystemExit(f"{fit}: {str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else e}") from None
     missing = [k for k in missing if not k.startswith('classifier.')]
     if missing or unexpected: raise SystemExit(f"{fit} (missing {missing[:3]}, unexpected {unexpected[:3]})")
 
 # %% ../nbs/11_cli.ipynb #7f56d87e
-def _learner(data, arch, pretrained, head, emb_dim, bs, height, width, lam, k, symmetric, num_workers, device, seed, lam_q=0.95):
+def _learner(data, arch, pretrained, head, emb_dim, bs, height, width, lam, k, symmetric, num_workers, device, seed, lam_q=0.95, **speed):
     from uga_fast.learner import UGALearner
+    from uga_fast.sampler import ReIDDataLoaders
+    import uga_fast.metrics                                 # `evaluate`
     dls = ReIDDataLoaders.from_reid(data, bs=bs, size=(height, width), seed=seed, num_workers=num_workers, device=device or None)
-    return UGALearner(dls, arch=arch, pretrained=pretrained, head=head, emb_dim=emb_dim, lam=lam, lam_q=lam_q, k=k, symmetric=symmetric, seed=seed)
+    return UGALearner(dls, arch=arch, pretrained=pretrained, head=head, emb_dim=emb_dim, lam=lam, lam_q=lam_q, k=k, symmetric=symmetric, seed=seed, **speed)
 
 def _load_data(data, root, seed, split):
+    from uga_fast.datasets import load_reid
     if not data: raise SystemExit("--data is required: one of market1501, dukemtmc, msmt17, cuhk03, mars, prid2011, ilidsvid, folder, synthetic")
     kw = dict(seed=seed) | ({} if split is None else dict(split=split))
     return load_reid(data, root or None, **kw)
@@ -79,13 +83,14 @@ def _finish_stage(learn, ds, stage:str, metrics:dict):
     out = learn.path
     learn.history[stage].to_csv(out/f'history_{stage}.csv', index=False)
     learn.save(stage, with_opt=False)               # model weights only: loadable with torch.load(weights_only=True)
-    if num_distrib() > 1: print(f"{stage}: evaluate with `uga-fast eval --weights {short_path(out)}/models/{stage}.pth` (fastai gathers predictions across processes)")
+    if num_distrib() > 1: print(f"{stage}: evaluate with `uga-fast eval --weights {_short_path(out)}/models/{stage}.pth` (fastai gathers predictions across processes)")
     elif not ds.query.empty: metrics[stage] = learn.evaluate(); print(f'{stage}: {metrics[stage]}')
     (out/'metrics.json').write_text(json.dumps(metrics, indent=1))
 
 def _train_stages(learn, ds, metrics:dict, intra_epochs, inter_epochs, intra_lr, inter_lr, resume, inter_kw:dict):
     "Both stages of `train`, each followed by `_finish_stage`; under DDP inside fastai's `distrib_ctx`"
     from fastai.torch_core import num_distrib, rank_distrib
+    from uga_fast.demo import _cvg_summary
     ddp = learn.distrib_ctx if num_distrib() > 1 else nullcontext
     if intra_epochs > 0:
         with ddp(): learn.fit_intra(intra_epochs, lr=intra_lr, resume=resume)
@@ -109,8 +114,8 @@ def _one_writer(out:Path):
     "Hold `out/.uga-fast.lock` for the run: a second `train` into the same --out is refused instead of overwriting the first"
     lock = FileLock(out/'.uga-fast.lock', timeout=0)
     try: lock.acquire()
-    except Timeout: raise SystemExit(f"--out {short_path(out)}: another `uga-fast train` is writing there (it holds "
-                                     f"'{short_path(out/'.uga-fast.lock')}'); wait for it to finish, or choose another --out") from None
+    except Timeout: raise SystemExit(f"--out {_short_path(out)}: another `uga-fast train` is writing there (it holds "
+                                     f"'{_short_path(out/'.uga-fast.lock')}'); wait for it to finish, or choose another --out") from None
     try: yield
     finally: lock.release()
 
@@ -143,14 +148,17 @@ def train(data:str='', # dataset (required): market1501, dukemtmc, msmt17, cuhk0
           split:int=None, # evaluation split of cuhk03, prid2011, ilidsvid
           seed:int=0, # seeds pseudo labels, sampling, augmentation and the model: the same seed, the same run
           resume:store_true=False, # continue the run in --out: finished stages are loaded, an interrupted one goes on after its last epoch
-          fp16:store_true=False, # mixed precision (on a GPU)
-          num_workers:int=4, # data loading processes
+          precision:str='auto', # 'auto' (bf16 on a GPU that has it, else fp16 on a GPU, fp32 on a CPU), 'fp32', 'bf16' or 'fp16'
+          compile:store_true=False, # torch.compile the model (minutes of compiling first; pays off on long GPU runs)
+          num_workers:int=None, # data loading processes; default: the cores (up to 8) with a GPU, none on a CPU
           device:str='', # 'cuda', 'cpu', ...; empty: the GPU if there is one
          ):
     "Train both stages of UGA on a dataset (one process, or one per GPU under `accelerate launch`/`torchrun`); checkpoints, histories and metrics.json in --out"
     args = {k: v for k, v in locals().items() if k not in ('out', 'resume', 'num_workers', 'device')}
     import matplotlib; matplotlib.use('Agg')
+    import torch
     from fastai.torch_core import set_seed, num_distrib, rank_distrib
+    from uga_fast.demo import _pretrained, _lam
     _check_size(height, width); set_seed(seed)
     lam, scale, intra_lr, inter_lr = _lam(lam), scale or None, intra_lr or lr, inter_lr or lr
     n_proc, main_proc = num_distrib(), not rank_distrib()
@@ -161,14 +169,13 @@ def train(data:str='', # dataset (required): market1501, dukemtmc, msmt17, cuhk0
     with _one_writer(out) if main_proc else nullcontext():
         if main_proc: print(ds.summary())
         learn = _learner(ds, arch, _pretrained(pretrained, arch, (height, width)), head, emb_dim, bs, height, width, lam, k, symmetric,
-                         num_workers, device, seed, lam_q)
+                         num_workers, device, seed, lam_q, precision=precision, compile=compile)
         learn.path, learn.model_dir = out, 'models'
-        if fp16: learn.to_fp16()
         metrics = dict(args=args | dict(root=str(root), pretrained=str(pretrained), lam=lam, scale=scale, intra_lr=intra_lr, inter_lr=inter_lr,
                                         processes=max(n_proc, 1)))
         _train_stages(learn, ds, metrics, intra_epochs, inter_epochs, intra_lr, inter_lr, resume,
                       dict(self_cam=self_cam, scale=scale, update_every=update_every))
-    if main_proc: print(f'wrote {short_path(out)}/metrics.json and models/')
+    if main_proc: print(f'wrote {_short_path(out)}/metrics.json and models/')
     return learn
 
 @delegates(_weights_config, but=['weights'])   # the model's settings the weights were trained with
@@ -180,7 +187,7 @@ def eval_checkpoint(data:str='', # dataset (required), as for train
          split:int=None, # evaluation split of cuhk03, prid2011, ilidsvid
          seed:int=0, # seed of the dataset's random choices (must match training for the same split)
          out:str='', # write the metrics to this JSON file (default: print only)
-         num_workers:int=4, # data loading processes
+         num_workers:int=None, # data loading processes; default: the cores (up to 8) with a GPU, none on a CPU
          device:str='', # 'cuda', 'cpu', ...; empty: the GPU if there is one
          **model, # the model's settings (`_weights_config`)
         ):
@@ -205,7 +212,7 @@ def _images_under(d:str, flag:str)->tuple:
     for dp, dirs, _ in os.walk(root):
         dirs[:] = sorted(x for x in dirs if not x.startswith('.'))
         rel += [Path(f).relative_to(root).as_posix() for f in list_images(Path(dp))]
-    if not rel: raise SystemExit(f"{flag} {short_path(root)}: no image files in it or its subfolders (known by extension: .jpg, .png, ...; see uga_fast.data.IMG_EXTS)")
+    if not rel: raise SystemExit(f"{flag} {_short_path(root)}: no image files in it or its subfolders (known by extension: .jpg, .png, ...; see uga_fast.data.IMG_EXTS)")
     return root, sorted(rel)
 
 def _out_file(out:str, flag:str)->Path:
@@ -222,6 +229,7 @@ def _weights_learner(cfg:dict, src, p:Path, weights:str, image, bs:int, num_work
     import pandas as pd
     from uga_fast.data import ReIDData, EVAL_COLS
     from uga_fast.learner import UGALearner
+    from uga_fast.sampler import ReIDDataLoaders
     import uga_fast.metrics, uga_fast.export                # `embed`, `export_onnx`
     tr = pd.DataFrame(dict(path=[str(image)], cam=[0], label=[0], tracklet=[0], pid=[-1]))
     ev = pd.DataFrame({c: pd.Series(dtype=object if c == 'path' else 'int64') for c in EVAL_COLS})
@@ -233,7 +241,7 @@ def _weights_learner(cfg:dict, src, p:Path, weights:str, image, bs:int, num_work
         raise SystemExit(f"--arch {cfg['arch']}: not a timm model name (e.g. resnet50; timm.list_models() lists them)") from None
     _load_weights(learn.model, p, weights, cfg, src)
     print(f"model: {cfg['arch']}, head {cfg['head']}, {learn.model.dim}-d features at {cfg['height']}×{cfg['width']}"
-          f" (settings from {short_path(src) if src else 'the flags and the defaults'})")
+          f" (settings from {_short_path(src) if src else 'the flags and the defaults'})")
     return learn
 
 # %% ../nbs/11_cli.ipynb #10fc3592
@@ -253,7 +261,7 @@ def embed_images(weights:str='', # weights written by `uga-fast train` (required
                  out:str='feats.npz', # the .npz to write: feats, paths, config; with --pool-by folder also tracklets, tracklet_names, tracklet_feats
                  pool_by:str='none', # 'none', or 'folder': each folder of images is a tracklet, its feature the mean of its images'
                  bs:int=128, # images per batch
-                 num_workers:int=4, # data loading processes
+                 num_workers:int=None, # data loading processes; default: the cores (up to 8) with a GPU, none on a CPU
                  device:str='', # 'cuda', 'cpu', ...; empty: the GPU if there is one
                  **model, # the model's settings (`_weights_config`)
                 )->dict:
@@ -265,11 +273,11 @@ def embed_images(weights:str='', # weights written by `uga-fast train` (required
     out = _out_file(out, '--out')
     learn = _weights_learner(cfg, src, p, weights, root/rel[0], bs, num_workers, device)
     feats = learn.embed([root/r for r in rel], bs=bs).float().cpu().numpy()
-    res = dict(feats=feats, paths=np.array(rel), config=np.array(json.dumps(cfg | dict(weights=short_path(p)))))
+    res = dict(feats=feats, paths=np.array(rel), config=np.array(json.dumps(cfg | dict(weights=_short_path(p)))))
     if pool_by == 'folder': res |= _pooled(rel, feats)
     with open(out, 'wb') as f: np.savez(f, **res)
     per = f", {len(res['tracklet_names'])} folder means" if pool_by == 'folder' else ''
-    print(f"wrote {short_path(out)}: {len(rel)} images × {feats.shape[1]} features{per}")
+    print(f"wrote {_short_path(out)}: {len(rel)} images × {feats.shape[1]} features{per}")
     return res
 
 # %% ../nbs/11_cli.ipynb #38111c17
@@ -305,7 +313,7 @@ def search_images(weights:str='', # weights written by `uga-fast train` (require
                   show:int=6, # queries in the picture (the first ones); 0: no picture
                   metric:str='cosine', # 'cosine' (1 - cos) or 'euclidean' (squared)
                   bs:int=128, # images per batch
-                  num_workers:int=4, # data loading processes
+                  num_workers:int=None, # data loading processes; default: the cores (up to 8) with a GPU, none on a CPU
                   device:str='', # 'cuda', 'cpu', ...; empty: the GPU if there is one
                   **model, # the model's settings (`_weights_config`)
                  )->tuple:
@@ -324,7 +332,7 @@ def search_images(weights:str='', # weights written by `uga-fast train` (require
     print(_ranking_text(qrel, grel, order, d))
     if out is not None:
         _strips(qroot, qrel, groot, grel, order, d, show).savefig(out, dpi=100)
-        print(f"wrote {short_path(out)}: the first {min(show, len(qrel))} queries and their top {order.shape[1]}")
+        print(f"wrote {_short_path(out)}: the first {min(show, len(qrel))} queries and their top {order.shape[1]}")
     return order, np.take_along_axis(d, order, 1)
 
 @delegates(_weights_config, but=['weights'])
@@ -344,12 +352,36 @@ def export_model(weights:str='', # weights written by `uga-fast train` (required
         img = Path(d)/'stand-in.png'; Image.new('RGB', (cfg['width'], cfg['height'])).save(img)
         learn = _weights_learner(cfg, src, p, weights, img, 2, 0, 'cpu')
         learn.export_onnx(out, dynamic_batch=dynamic_batch)
-    print(f"wrote {short_path(out)}: images {'N' if dynamic_batch else 2}×3×{cfg['height']}×{cfg['width']} (RGB in [0, 1], ImageNet mean/std) "
+    print(f"wrote {_short_path(out)}: images {'N' if dynamic_batch else 2}×3×{cfg['height']}×{cfg['width']} (RGB in [0, 1], ImageNet mean/std) "
           f"→ features {'N' if dynamic_batch else 2}×{learn.model.dim}")
     return out
 
 # %% ../nbs/11_cli.ipynb #afb72a0a
-COMMANDS = dict(demo=demo, train=train, eval=eval_checkpoint, embed=embed_images, search=search_images, export=export_model)
+def _run_demo(kw:dict):
+    "Import `uga_fast.demo` (torch, fastai) and run its `demo` with arguments `kw`"
+    from uga_fast.demo import demo
+    return demo(**kw)
+
+def _lazy_demo():
+    "`uga_fast.demo.demo` as a command that imports it only when it runs: the same signature, docstring and parameter comments, compiled from demo.py"
+    import ast
+    from importlib.util import find_spec
+    try:
+        fn = find_spec('uga_fast.demo').origin
+        d = next(o for o in ast.parse(Path(fn).read_text(encoding='utf-8')).body if isinstance(o, ast.FunctionDef) and o.name == 'demo')
+        a = d.args
+        if d.decorator_list or a.posonlyargs or a.vararg or a.kwonlyargs or a.kwarg or ast.get_docstring(d) is None: raise ValueError('not a plain function')
+        call = ast.parse('return _run_demo(locals())').body         # locals(): the arguments, nothing else yet
+        for n in call: ast.increment_lineno(n, d.lineno - 1)
+        d.body = d.body[:1] + call                                    # its docstring, then the call
+        ns = dict(__name__='uga_fast.demo', _run_demo=_run_demo, Path=Path, store_true=store_true, bool_arg=bool_arg)   # demo's module, as `--help` shows
+        exec(compile(ast.Module([d], []), fn, 'exec'), ns)            # the file name and line numbers are demo.py's: docments reads its comments there
+        return ns['demo']
+    except Exception:                                                 # no source, or a signature this cannot copy: the function itself
+        from uga_fast.demo import demo
+        return demo
+
+COMMANDS = dict(demo=_lazy_demo(), train=train, eval=eval_checkpoint, embed=embed_images, search=search_images, export=export_model)
 
 def _parse(f, argv:list, cmd:str='')->dict:
     "The keyword arguments of command function `f` from the command line `argv`"
@@ -373,11 +405,12 @@ def main(argv:list|None=None, # arguments after `uga-fast`; default `sys.argv[1:
     cmd, rest = argv[0], argv[1:]
     if cmd not in COMMANDS: raise SystemExit(f"uga-fast: unknown command {cmd!r}; expected one of {', '.join(COMMANDS)}")
     f = COMMANDS[cmd]
+    kw = _parse(f, rest, cmd)                                         # `--help` answers here, before the library is imported
     from uga_fast.data import ReIDDataError
     from uga_fast.checkpoint import CheckpointError
     from uga_fast.model import PretrainedWeightsError
     from uga_fast.export import MissingExtraError
-    try: f(**_parse(f, rest, cmd))
+    try: f(**kw)
     except (ReIDDataError, CheckpointError, PretrainedWeightsError, MissingExtraError) as e: raise SystemExit(f"uga-fast {cmd}: {_message(e)}") from None   # the message is the news
     except KeyboardInterrupt:
         resume = " (run the same command with --resume to go on from the last finished epoch)" if cmd == 'train' else ''

@@ -6,7 +6,7 @@ Docs: https://uga-fast.github.io/uga_fast/data.html.md"""
 
 # %% auto #0
 __all__ = ['IMG_EXTS', 'TRAIN_COLS', 'EVAL_COLS', 'uga_home', 'short_path', 'ReIDDataError', 'ReIDData', 'contiguous_cams',
-           'assign_pseudo_labels', 'open_image', 'simulate_tracklet_noise']
+           'assign_pseudo_labels', 'open_image', 'read_image', 'simulate_tracklet_noise']
 
 # %% ../nbs/00_data.ipynb #b10ec2f8
 import os, re, json, shutil, tempfile, warnings
@@ -176,6 +176,25 @@ def open_image(path, # an image file
                             "`load_reid(..., verify=True)` lists every unreadable image of a dataset") from e
     return PILImage(im)
 
+
+# %% ../nbs/00_data.ipynb #6ff43f7a
+def _intact(raw:bytes)->bool:
+    "Is `raw` a JPEG or PNG file with its end marker in its last KB?"
+    return any(raw.startswith(start) and end in raw[-1024:] for start, end in _MARKERS.values())
+
+def read_image(path, # an image file
+              ): # a 3×H×W uint8 RGB tensor, upright: `open_image`'s pixels
+    "`open_image` as a 3×H×W uint8 tensor: intact JPEG and 8-bit PNG files through torchvision's decoders, any other through `open_image`"
+    import torch
+    from torchvision.io import decode_image, ImageReadMode
+    try:
+        with open(path, 'rb') as f: raw = f.read()
+    except OSError: raw = b''                                  # `open_image` says why
+    if _intact(raw):
+        try: x = decode_image(torch.frombuffer(bytearray(raw), dtype=torch.uint8), mode=ImageReadMode.RGB, apply_exif_orientation=True)
+        except Exception: x = None                             # `open_image` names the file and the reason
+        if x is not None and x.dtype == torch.uint8: return x  # 16-bit PNG comes back as uint16: `open_image` scales it
+    return torch.from_numpy(np.array(open_image(path))).permute(2, 0, 1)
 
 # %% ../nbs/00_data.ipynb #39bf068d
 @patch

@@ -13,7 +13,6 @@ import copy, importlib, json
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import patch
-from fastai.vision.augment import Resize
 from fastai.data.transforms import Normalize
 from .learner import UGALearner
 
@@ -44,10 +43,10 @@ class FeatureExtractor(nn.Module):
 
 # %% ../nbs/07a_export.ipynb #c3379a43
 def _image_size(learn)->tuple:
-    "(height, width) of the learner's images: the `Resize` of its evaluation transforms"
-    for f in learn.dls.valid.after_item.fs:
-        if isinstance(f, Resize): return int(f.size[1]), int(f.size[0])      # fastai keeps (width, height)
-    raise ValueError("the learner's loaders have no Resize transform: pass size=(height, width)")
+    "(height, width) of the learner's images: what its loaders resize to"
+    size = getattr(learn.dls, 'size', None)
+    if size is None: raise ValueError("the learner's loaders do not say their image size (not from `ReIDDataLoaders.from_reid`): pass size=(height, width)")
+    return tuple(int(v) for v in size)
 
 def _normalize_stats(learn)->tuple:
     "The mean and std (lists of 3) of the learner's `Normalize`"
