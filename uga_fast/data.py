@@ -186,11 +186,12 @@ def read_image(path, # an image file
               ): # a 3×H×W uint8 RGB tensor, upright: `open_image`'s pixels
     "`open_image` as a 3×H×W uint8 tensor: intact JPEG and 8-bit PNG files through torchvision's decoders, any other through `open_image`"
     import torch
-    from torchvision.io import decode_image, ImageReadMode
+    try: from torchvision.io import decode_image, ImageReadMode
+    except ImportError: decode_image = None                    # a torchvision without its decoders (deprecated since 0.29): PIL reads all
     try:
         with open(path, 'rb') as f: raw = f.read()
     except OSError: raw = b''                                  # `open_image` says why
-    if _intact(raw):
+    if decode_image is not None and _intact(raw):
         try: x = decode_image(torch.frombuffer(bytearray(raw), dtype=torch.uint8), mode=ImageReadMode.RGB, apply_exif_orientation=True)
         except Exception: x = None                             # `open_image` names the file and the reason
         if x is not None and x.dtype == torch.uint8: return x  # 16-bit PNG comes back as uint16: `open_image` scales it
