@@ -10,7 +10,7 @@ __all__ = ['camera_balanced_idxs', 'CameraBalancedDL', 'ReadImage', 'ResizeBatch
 
 # %% ../nbs/01_sampler.ipynb #28eaf3b1
 from .data import ReIDData, read_image   # first: importing uga_fast silences a dependency's torch.jit warning
-import math, random, warnings
+import random, warnings
 from collections import namedtuple
 import numpy as np, pandas as pd, torch
 import torch.nn.functional as F
