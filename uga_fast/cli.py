@@ -63,12 +63,12 @@ def _load_weights(model, p:Path, weights:str, cfg:dict, src=None):
     if missing or unexpected: raise SystemExit(f"{fit} (missing {missing[:3]}, unexpected {unexpected[:3]})")
 
 # %% ../nbs/11_cli.ipynb #7f56d87e
-def _learner(data, arch, pretrained, head, emb_dim, bs, height, width, lam, k, symmetric, num_workers, device, seed, lam_q=0.95, **speed):
+def _learner(data, arch, pretrained, head, emb_dim, bs, height, width, lam, k, symmetric, num_workers, device, seed, lam_q=0.95, **kw):
     from uga_fast.learner import UGALearner
     from uga_fast.sampler import ReIDDataLoaders
     import uga_fast.metrics                                 # `evaluate`
     dls = ReIDDataLoaders.from_reid(data, bs=bs, size=(height, width), seed=seed, num_workers=num_workers, device=device or None)
-    return UGALearner(dls, arch=arch, pretrained=pretrained, head=head, emb_dim=emb_dim, lam=lam, lam_q=lam_q, k=k, symmetric=symmetric, seed=seed, **speed)
+    return UGALearner(dls, arch=arch, pretrained=pretrained, head=head, emb_dim=emb_dim, lam=lam, lam_q=lam_q, k=k, symmetric=symmetric, seed=seed, **kw)
 
 def _load_data(data, root, seed, split):
     from uga_fast.datasets import load_reid
@@ -136,12 +136,16 @@ def train(data:str='', # dataset (required): market1501, dukemtmc, msmt17, cuhk0
           inter_lr:float=None, # learning rate of the inter-camera stage, which restarts its schedule after the swap; default --lr
           lr:float=3.5e-4, # both rates at once (the paper's 3.5e-4 for each stage); --intra-lr and --inter-lr override it
           bs:int=60, # batch size
+          wd:float=5e-4, # weight decay (the paper's: L2 inside Adam, every weight but BatchNorm and biases)
           height:int=256, # image height
           width:int=128, # image width
           lam:str='0.65', # λ of the cross-view graph: a number (the paper: 0.65) or 'auto' (from the data at every rebuild)
           lam_q:float=0.95, # with --lam auto: the quantile of the non-match similarities that λ sits at
           k:int=1, # K of the cross-view graph
           symmetric:bool_arg=True, # the graph's symmetric constraint
+          cvg_from:str='centroids', # the graph compares the tracklets' current centroids ('centroids') or the classifier's rows ('weights': the paper)
+          centre_cams:bool_arg=True, # the graph compares camera-centred node features (false: as they are, the paper)
+          swap:bool_arg=True, # inter stage: start the classifier's rows from the tracklet centroids (Eq. 3)
           self_cam:bool_arg=True, # the self-camera term of the inter-camera loss (Table 5)
           scale:float=16., # inter stage: node scores s·cos(W, φ); 0: the paper's raw products W·φ
           update_every:int=1, # rebuild the graph every this many epochs
@@ -160,6 +164,7 @@ def train(data:str='', # dataset (required): market1501, dukemtmc, msmt17, cuhk0
     from fastai.torch_core import set_seed, num_distrib, rank_distrib
     from uga_fast.demo import _pretrained, _lam
     _check_size(height, width); set_seed(seed)
+    if cvg_from not in ('centroids', 'weights'): raise SystemExit(f"--cvg-from {cvg_from!r}: expected 'centroids' (the current tracklet centroids) or 'weights' (the classifier's rows, the paper)")
     lam, scale, intra_lr, inter_lr = _lam(lam), scale or None, intra_lr or lr, inter_lr or lr
     n_proc, main_proc = num_distrib(), not rank_distrib()
     if n_proc > 1 and torch.cuda.is_available() and not device:   # one GPU per process: LOCAL_RANK's
@@ -169,12 +174,12 @@ def train(data:str='', # dataset (required): market1501, dukemtmc, msmt17, cuhk0
     with _one_writer(out) if main_proc else nullcontext():
         if main_proc: print(ds.summary())
         learn = _learner(ds, arch, _pretrained(pretrained, arch, (height, width)), head, emb_dim, bs, height, width, lam, k, symmetric,
-                         num_workers, device, seed, lam_q, precision=precision, compile=compile)
+                         num_workers, device, seed, lam_q, precision=precision, compile=compile, wd=wd, cvg_from=cvg_from, centre_cams=centre_cams)
         learn.path, learn.model_dir = out, 'models'
         metrics = dict(args=args | dict(root=str(root), pretrained=str(pretrained), lam=lam, scale=scale, intra_lr=intra_lr, inter_lr=inter_lr,
                                         processes=max(n_proc, 1)))
         _train_stages(learn, ds, metrics, intra_epochs, inter_epochs, intra_lr, inter_lr, resume,
-                      dict(self_cam=self_cam, scale=scale, update_every=update_every))
+                      dict(self_cam=self_cam, scale=scale, update_every=update_every, swap=swap))
     if main_proc: print(f'wrote {_short_path(out)}/metrics.json and models/')
     return learn
 

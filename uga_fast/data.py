@@ -215,33 +215,57 @@ def verify(self:ReIDData,
 
 
 # %% ../nbs/00_data.ipynb #121b35cb
+def _split_tracklets(rng, trk:np.ndarray, rate:float, name:str)->tuple:
+    "ID duplication: a `rate` share of the tracklets (of two images or more) split in two at random; the keys of `simulate_tracklet_noise`"
+    size = np.bincount(trk)
+    cand, n = np.flatnonzero(size >= 2), int(round(rate * len(size)))
+    if n > len(cand): _err(name, f"rate {rate}: {n} tracklets to split, but only {len(cand)} have two images or more")
+    chosen = np.zeros(len(size), bool); chosen[rng.choice(cand, n, replace=False)] = True
+    rank = pd.Series(rng.random(len(trk))).groupby(trk).rank(method='first').to_numpy()   # random order within each tracklet
+    return trk * 2 + (chosen[trk] & (rank > size[trk] // 2)), f"{n} tracklets split"
+
+def _merge_tracklets(rng, trk:np.ndarray, tcam:np.ndarray, rate:float, name:str)->tuple:
+    "Mislabelling as the paper does it: a `rate` share of the tracklets goes, every image, into another (unchosen) tracklet of its camera"
+    M, n = np.bincount(tcam), int(round(rate * len(tcam)))
+    ok = np.flatnonzero(M[tcam] >= 2)
+    if n > len(ok): _err(name, f"rate {rate}: {n} tracklets to mislabel, but only {len(ok)} are in a camera with two tracklets or more")
+    chosen = rng.choice(ok, n, replace=False)
+    keep = np.setdiff1d(np.arange(len(tcam)), chosen)
+    keep = keep[np.argsort(tcam[keep], kind='stable')]                       # the kept tracklets, camera by camera
+    n_keep = np.bincount(tcam[keep], minlength=len(M)); first = np.cumsum(n_keep) - n_keep
+    c = tcam[chosen]
+    if (n_keep[c] == 0).any(): _err(name, f"rate {rate}: every tracklet of camera {c[n_keep[c] == 0][0]} would be mislabelled, leaving none to take their images")
+    target = np.arange(len(tcam)); target[chosen] = keep[first[c] + rng.integers(0, n_keep[c])]
+    return target[trk] * 2, f"{n} tracklets mislabelled into another of their camera"
+
+def _move_images(rng, trk:np.ndarray, cam:np.ndarray, M:np.ndarray, rate:float, name:str)->tuple:
+    "Mislabelling image by image: a `rate` share of the images moves to another tracklet of its camera, drawn at random"
+    first = np.concatenate([[0], np.cumsum(M)])                        # camera t's tracklets: first[t]..first[t+1]-1
+    ok, n = np.flatnonzero(M[cam] >= 2), int(round(rate * len(trk)))
+    if n > len(ok): _err(name, f"rate {rate}: {n} images to mislabel, but only {len(ok)} are in a camera with two tracklets or more")
+    idx, key = rng.choice(ok, n, replace=False), trk * 2
+    new = rng.integers(0, M[cam[idx]] - 1)                             # another tracklet of the same camera
+    key[idx] = (first[cam[idx]] + new + (first[cam[idx]] + new >= trk[idx])) * 2
+    return key, f"{n} images moved"
+
 def simulate_tracklet_noise(data:ReIDData, # a dataset from `load_reid`
-                            rate:float, # share of tracklets (duplicate) or of images (mislabel) hit
+                            rate:float, # share of the tracklets hit (of the images, with unit='image')
                             kind:str='duplicate', # 'duplicate' or 'mislabel'
                             seed:int=0, # seeds the draw and the new numbering
+                            unit:str='tracklet', # with 'mislabel': whole tracklets go into another ('tracklet', the paper's) or single images do ('image')
                            )->ReIDData: # a copy with noisy training labels (`tracklet`, `label`); `pid` untouched
     "Tracklet-label noise of the paper's Table 6: ID duplication or mislabelling of a `rate` share"
     if kind not in ('duplicate', 'mislabel'): _err(data.name, f"noise kind must be 'duplicate' or 'mislabel', got {kind!r}")
+    if unit not in ('tracklet', 'image'): _err(data.name, f"noise unit must be 'tracklet' or 'image', got {unit!r}")
+    if kind == 'duplicate' and unit == 'image': _err(data.name, "'duplicate' splits tracklets: its unit is 'tracklet'")
     if not 0 <= rate <= 1: _err(data.name, f"noise rate must be in [0, 1], got {rate}")
     rng, tr = np.random.default_rng(seed), data.train.reset_index(drop=True)
-    trk, cam = tr.tracklet.to_numpy(), tr.cam.to_numpy()
-    key = trk * 2                                                  # new tracklets are keyed by (old tracklet, half)
-    size = np.bincount(trk)
-    if kind == 'duplicate':
-        cand = np.flatnonzero(size >= 2); n = int(round(rate * len(size)))
-        if n > len(cand): _err(data.name, f"rate {rate}: {n} tracklets to split, but only {len(cand)} have two images or more")
-        chosen = np.zeros(len(size), bool); chosen[rng.choice(cand, n, replace=False)] = True
-        rank = pd.Series(rng.random(len(tr))).groupby(trk).rank(method='first').to_numpy()   # random order within each tracklet
-        key = key + (chosen[trk] & (rank > size[trk] // 2))
-    else:
-        M = np.asarray(data.n_tracklets); first = np.concatenate([[0], np.cumsum(M)])   # camera t's tracklets: first[t]..first[t+1]-1
-        ok = np.flatnonzero(M[cam] >= 2); n = int(round(rate * len(tr)))
-        if n > len(ok): _err(data.name, f"rate {rate}: {n} images to mislabel, but only {len(ok)} are in a camera with two tracklets or more")
-        idx = rng.choice(ok, n, replace=False)
-        new = rng.integers(0, M[cam[idx]] - 1)                     # another tracklet of the same camera
-        new = first[cam[idx]] + new + (first[cam[idx]] + new >= trk[idx])
-        key[idx] = new * 2
+    trk, M = tr.tracklet.to_numpy(), np.asarray(data.n_tracklets)
+    tcam = tr.drop_duplicates('tracklet').sort_values('tracklet').cam.to_numpy()   # camera of each tracklet
+    if kind == 'duplicate': key, what = _split_tracklets(rng, trk, rate, data.name)
+    elif unit == 'tracklet': key, what = _merge_tracklets(rng, trk, tcam, rate, data.name)
+    else: key, what = _move_images(rng, trk, tr.cam.to_numpy(), M, rate, data.name)
     train = assign_pseudo_labels(tr.drop(columns=['tracklet', 'label']).assign(key=key), seed=seed)
-    note = f"tracklet noise: {kind} at rate {rate} ({n} {'tracklets split' if kind == 'duplicate' else 'images moved'}, seed {seed})"
+    note = f"tracklet noise: {kind} at rate {rate} ({what}, seed {seed})"
     return ReIDData(train, data.query, data.gallery, name=data.name, root=data.root, video=data.video, cam_names=data.cam_names,
                     dropped=data.dropped, skipped=data.skipped, notes=data.notes + [note])

@@ -30,6 +30,7 @@ from fastai.callback.progress import ProgressCallback
 from .distributed import ReIDDistributedTrainer
 from .checkpoint import TrainingCheckpoint, StopOnNaN, CheckpointError, load_checkpoint, check_resumable
 from .graph import _check_lam, _check_k
+from .callbacks import _check_cvg_from
 from .data import short_path
 
 # %% ../nbs/06_learner.ipynb #8afcf5b6
@@ -80,6 +81,8 @@ class UGALearner(Learner):
                  lam_q:float=0.95, # with lam='auto': the quantile of the non-match similarities that λ sits at
                  k:int=1, # K of the cross-view graph
                  symmetric:bool=True, # the graph's symmetric constraint
+                 cvg_from:str='centroids', # the graph compares the tracklets' current centroids ('centroids') or the classifier's rows ('weights': the paper)
+                 centre_cams:bool=True, # the graph compares camera-centred node features (`centre_cameras`); False: as they are (the paper)
                  seed:int|None=None, # seeds the new layers, the sampler, augmentation and dropout: same seed, same run
                  path='.', # where `models/` (checkpoints, `learn.save`) goes: the working directory, never the dataset's folder
                  precision:str='auto', # 'auto' | 'fp32' | 'bf16' | 'fp16'; 'auto': bf16 on a CUDA device that has it, else fp16 on CUDA, fp32 elsewhere
@@ -88,7 +91,7 @@ class UGALearner(Learner):
                  **kwargs, # passed to `Learner`
                 ):
         if not isinstance(dls, ReIDDataLoaders): raise TypeError(f"UGALearner needs ReIDDataLoaders (ReIDDataLoaders.from_reid), got {type(dls).__name__}")
-        _check_graph_settings(lam, k, lam_q)
+        _check_graph_settings(lam, k, lam_q); _check_cvg_from(cvg_from)
         device = _place_loaders(dls)
         precision, channels_last = _resolve_precision(precision, device), _resolve_channels_last(channels_last, device)
         if seed is not None: _seed_run(seed, dls)
@@ -98,6 +101,7 @@ class UGALearner(Learner):
         cbs = L(StopOnNaN(), EpochTimes(), LossAsFloat()) + L(kwargs.pop('cbs', None))
         super().__init__(dls, model, loss_func=loss, opt_func=opt_func, lr=lr, wd=wd, metrics=metrics, cbs=cbs, path=path, **kwargs)
         self.history, self.lam, self.lam_q, self.k, self.symmetric, self.cvg, self.seed = {}, lam, lam_q, k, symmetric, None, seed
+        self.cvg_from, self.centre_cams = cvg_from, bool(centre_cams)
         self.resuming = False
         _setup_speed(self, precision, channels_last, compile)
 
@@ -234,7 +238,7 @@ def fit_intra(self:UGALearner, n_epoch:int=80, # epochs (the paper: 80)
               checkpoint:bool=True, # save a checkpoint after every epoch (`learn.checkpoint_path('intra')`)
               **kwargs):
     "Stage 1: intra-camera training, Eq. (1)-(2), with the paper's step schedule"
-    self.loss_func = IntraCameraLoss(self.dls.tracklet_cam)
+    self.loss_func, get_model(self.model).classifier.scale = IntraCameraLoss(self.dls.tracklet_cam), None   # raw scores W·φ (Eq. 2), whatever ran before
     cbs = L(ParamScheduler({'lr': step_schedule(lr, steps, gamma)})) + L(kwargs.pop('cbs', None))
     self._fit_stage('intra', n_epoch, lr, cbs, _settings(self, n_epoch, lr, steps, gamma), resume, checkpoint, **kwargs)
     self.history['intra'] = _stage_history(self.recorder)
@@ -242,8 +246,8 @@ def fit_intra(self:UGALearner, n_epoch:int=80, # epochs (the paper: 80)
 
 # %% ../nbs/06_learner.ipynb #d359a578
 import matplotlib.pyplot as plt
-from .callbacks import CentroidSwap, CVGUpdate, CrossCameraLossCallback, tracklet_centroids
-from .graph import lambda_sweep, plot_lambda_sweep, plot_cvg_null
+from .callbacks import CentroidSwap, CVGUpdate, CrossCameraLossCallback, current_centroids
+from .graph import lambda_sweep, plot_lambda_sweep, plot_cvg_null, centre_cameras
 
 @patch
 @delegates(Learner.fit)
@@ -259,7 +263,10 @@ def fit_inter(self:UGALearner, n_epoch:int=80, # epochs (the paper: 80)
               update_every:int=1, # rebuild the graph every this many `update_per`
               update_per:str='epoch', # 'epoch' or 'iter'
               swap:bool=True, # start from the tracklet centroids (Eq. 3); False: from the current node weights
+              trim:float|None=None, # swap to the centroids of each tracklet's inlier frames (`tracklet_centroids`); None: of every frame (Eq. 3)
               lam_q:float|None=None, # with lam='auto': the quantile of the null that λ sits at; default the learner's `lam_q`
+              cvg_from:str|None=None, # 'centroids' (the current tracklet centroids) or 'weights' (the classifier's rows: the paper); default the learner's
+              centre_cams:bool|None=None, # build the graph on camera-centred node features; default the learner's (True; the paper: False)
               resume:bool|str=False, # True: continue from this stage's checkpoint if there is one; or a checkpoint file
               checkpoint:bool=True, # save a checkpoint after every epoch (`learn.checkpoint_path('inter')`)
               **kwargs):
@@ -267,18 +274,19 @@ def fit_inter(self:UGALearner, n_epoch:int=80, # epochs (the paper: 80)
     if int(self.dls.tracklet_cam.max()) < 1:
         raise ValueError(f"{getattr(self.dls.data, 'name', 'this data')}: the inter-camera stage needs training tracklets from two cameras or more; "
                          "this data has one camera, so the cross-view graph has no edge to learn from (train with fit_intra only)")
-    lam, k, lam_q = [v if v is not None else getattr(self, n) for v, n in ((lam, 'lam'), (k, 'k'), (lam_q, 'lam_q'))]
-    _check_graph_settings(lam, k, lam_q)
+    lam, k, lam_q, cvg_from, centre_cams = [v if v is not None else getattr(self, n) for v, n in
+                                            ((lam, 'lam'), (k, 'k'), (lam_q, 'lam_q'), (cvg_from, 'cvg_from'), (centre_cams, 'centre_cams'))]
+    _check_graph_settings(lam, k, lam_q); _check_cvg_from(cvg_from)
     if scale is not None and not scale > 0: raise ValueError(f"scale={scale}: the scale of the cosine scores must be > 0 (or None: raw products)")
     symmetric = symmetric if symmetric is not None else self.symmetric
     user = L(kwargs.pop('cbs', None))
-    mine = L(CrossCameraLossCallback(self_cam), CentroidSwap() if swap else None, CVGUpdate(lam, k, symmetric, update_every, update_per, lam_q))
+    mine = L(CrossCameraLossCallback(self_cam), CentroidSwap(trim) if swap else None, CVGUpdate(lam, k, symmetric, update_every, update_per, lam_q, cvg_from, centre_cams))
     mine = mine.filter(lambda cb: cb is not None and not any(isinstance(u, type(cb)) for u in user))
     kwargs.setdefault('reset_opt', True)
     self.cvg_history, get_model(self.model).classifier.scale = [], scale
     settings = _settings(self, n_epoch, lr, steps, gamma, lam=lam if lam == 'auto' else float(lam), k=int(k), symmetric=bool(symmetric),
                          lam_q=float(lam_q), self_cam=bool(self_cam), scale=scale, update_every=int(update_every), update_per=update_per,
-                         swap=bool(swap))
+                         swap=bool(swap), trim=trim, cvg_from=cvg_from, centre_cams=bool(centre_cams))
     self._fit_stage('inter', n_epoch, lr, L(ParamScheduler({'lr': step_schedule(lr, steps, gamma)})) + mine + user, settings, resume, checkpoint, **kwargs)
     self.history['inter'] = _stage_history(self.recorder)
     return self
@@ -286,37 +294,47 @@ def fit_inter(self:UGALearner, n_epoch:int=80, # epochs (the paper: 80)
 # %% ../nbs/06_learner.ipynb #3ffd126e
 @patch
 def cvg_stats(self:UGALearner)->pd.DataFrame:
-    "The cross-view graph at every rebuild of the last `fit_inter`: epoch, iteration, λ, edges, nodes linked, precision, recall"
+    "The cross-view graph at every rebuild of the last `fit_inter`: λ, edges, gained and lost, nodes linked, precision, recall, missed pairs, drift"
     return pd.DataFrame(getattr(self, 'cvg_history', []))
 
+def _plot_changes(h:pd.DataFrame, x, ax):
+    "Edges gained (up) and lost (down) at each rebuild; the right ones darker, when the ids are known"
+    for col, sign, colour in (('gained', 1, 'C2'), ('lost', -1, 'C3')):
+        ax.bar(x, sign * h[col], width=0.8 * (x.diff().median() if len(x) > 1 else 1), color=colour, alpha=0.35, label=f'edges {col}')
+        if f'{col}_right' in h: ax.bar(x, sign * h[f'{col}_right'], width=0.4 * (x.diff().median() if len(x) > 1 else 1), color=colour, label='… of them right')
+    ax.axhline(0, color='k', lw=0.5); ax.set_xlabel('epoch'); ax.grid(alpha=0.3); ax.legend(fontsize=7)
+
 @patch
-def plot_cvg(self:UGALearner, ax=None, # a matplotlib axis; default a new figure
+def plot_cvg(self:UGALearner, axs=None, # two matplotlib axes; default a new figure
             ):
-    "Precision, recall and share of linked nodes of the graph at each rebuild of the last `fit_inter`"
+    "The graph at each rebuild of the last `fit_inter`: precision, recall, linked nodes and drift; and the edges gained and lost"
     h = self.cvg_stats()
     if h.empty: raise ValueError("no graph yet: plot_cvg shows the graphs built by fit_inter")
-    if ax is None: _, ax = plt.subplots(figsize=(5, 3))
+    if axs is None: _, axs = plt.subplots(1, 2, figsize=(10, 3))
     x = h.epoch + h.iter / max(1, len(self.dls.train))        # fractional epochs when rebuilt per iteration
-    for col in ('precision', 'recall', 'nodes_linked'):
-        if col in h: ax.plot(x, h[col], marker='o', ms=3, label=col)
-    ax.set_xlabel('epoch'); ax.set_ylim(0, 1.02); ax.grid(alpha=0.3); ax.legend(fontsize=8)
-    return ax
+    for col in ('precision', 'recall', 'nodes_linked', 'drift'):
+        if col in h: axs[0].plot(x, h[col], marker='o', ms=3, label=col)
+    axs[0].set_xlabel('epoch'); axs[0].set_ylim(0, 1.02); axs[0].grid(alpha=0.3); axs[0].legend(fontsize=8)
+    h, x = h.iloc[1:], x.iloc[1:]                              # the first graph has nothing before it
+    if len(h): _plot_changes(h, x, axs[1])
+    else: axs[1].set_axis_off()
+    return axs
 
-def _centroids(learn)->torch.Tensor:
-    "The current model's tracklet centroids over the training images"
-    dls = learn.dls
-    return tracklet_centroids(learn.model, dls.train_eval_dl, dls.data.train.tracklet.to_numpy(), n=len(dls.tracklet_cam))
+def _centroid_feats(learn)->torch.Tensor:
+    "The current model's tracklet centroids, camera-centred when the learner's graph is (`centre_cams`)"
+    c = current_centroids(learn)
+    return centre_cameras(c, learn.dls.tracklet_cam) if getattr(learn, 'centre_cams', False) else c
 
 @patch
 def lambda_sweep(self:UGALearner, lams=(0., 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.8, 0.9), # the λ values
                  k:int|None=None, # K; default the learner's
                  plot:bool=True, # draw Figure 4 as well
                 )->pd.DataFrame:
-    "Figure 4 from this model: precision and recall of the graph over its tracklet centroids, against λ, with and without the symmetric constraint"
+    "Figure 4 from this model: precision and recall of the graph over its tracklet centroids (camera-centred with `centre_cams`) against λ, with and without the symmetric constraint"
     dls = self.dls
     pids = getattr(dls, 'tracklet_pid', None)
     if pids is None or (pids < 0).any(): raise ValueError("lambda_sweep needs the true identity of every training tracklet (pid >= 0), for precision and recall")
-    df = lambda_sweep(_centroids(self), dls.tracklet_cam, pids, lams, k=k or getattr(self, 'k', 1))
+    df = lambda_sweep(_centroid_feats(self), dls.tracklet_cam, pids, lams, k=k or getattr(self, 'k', 1))
     if plot: plot_lambda_sweep(df)
     return df
 
@@ -325,10 +343,10 @@ def plot_cvg_null(self:UGALearner, q:float|None=None, # the quantile of lam='aut
                   lam:float=0.65, # a fixed λ to compare with
                   ax=None, # a matplotlib axis; default a new figure
                  ):
-    "`plot_cvg_null` on this model's tracklet centroids: the null of λ='auto' beside the candidate edges, split right/wrong when ids are known"
+    "`plot_cvg_null` on this model's tracklet centroids (camera-centred with `centre_cams`): the null of λ='auto' beside the candidate edges, split right/wrong when ids are known"
     dls, pids = self.dls, getattr(self.dls, 'tracklet_pid', None)
     if pids is not None and (pids < 0).any(): pids = None
-    return plot_cvg_null(_centroids(self), dls.tracklet_cam, pids, k=getattr(self, 'k', 1), q=q or getattr(self, 'lam_q', 0.95), lam=lam, ax=ax)
+    return plot_cvg_null(_centroid_feats(self), dls.tracklet_cam, pids, k=getattr(self, 'k', 1), q=q or getattr(self, 'lam_q', 0.95), lam=lam, ax=ax)
 
 # %% ../nbs/06_learner.ipynb #fc40f09f
 @patch

@@ -6,7 +6,7 @@ Docs: https://uga-fast.github.io/uga_fast/metrics.html.md"""
 
 # %% auto #0
 __all__ = ['evaluate_rank', 'distance_matrix', 'evaluate_features', 'pool_tracklets', 'per_tracklet', 'evaluate_video',
-           're_ranking', 'mean_over_splits', 'rank_summary']
+           're_ranking', 'mean_over_splits', 'rank_summary', 'pair_similarity']
 
 # %% ../nbs/07_metrics.ipynb #e703b712
 import math, warnings
@@ -650,3 +650,49 @@ def show_results(self:UGALearner, data=None, # a `ReIDData`; default the learner
             for sp in ax.spines.values(): sp.set_color(colour); sp.set_linewidth(3)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/07_metrics.ipynb #4bdcfffd
+import torch.nn.functional as F
+
+def _codes(a)->torch.Tensor:
+    "Labels (ints or strings) as dense codes 0..n-1"
+    return torch.as_tensor(np.unique(a, return_inverse=True)[1].reshape(-1)).long()
+
+def pair_similarity(feats, # N×d features, tensor or array
+                    pids, # identity of each row; rows with a negative id (unknown, junk) are left out
+                    cams, # camera of each row
+                   )->dict: # positive, negative: mean cosine similarities; gap: their difference
+    "Mean cosine similarity of positive pairs (one person, two cameras) and negative pairs (two people), the paper's Figure 3; exact, in O(N·d)"
+    x, p, c = _feats(feats, 'feats'), _np(pids, 'pids'), _np(cams, 'cams')
+    if not (len(x) == len(p) == len(c)): raise ValueError(f"feats, pids and cams must have one row each per item, got {len(x)}, {len(p)} and {len(c)}")
+    keep = p >= 0 if p.dtype.kind in 'iuf' else np.ones(len(p), bool)
+    if not keep.any(): raise ValueError("pair_similarity needs items with known identities (pid >= 0)")
+    x, p, c = F.normalize(x[torch.as_tensor(keep)].float(), dim=1), _codes(p[keep]).to(x.device), _codes(c[keep]).to(x.device)
+    def sq(key): s = torch.zeros(int(key.max()) + 1, x.shape[1], device=x.device).index_add_(0, key, x); return (s * s).sum().item(), (torch.bincount(key).double() ** 2).sum().item()
+    (s_all, n_all), (s_p, n_p), (s_pc, n_pc) = sq(torch.zeros_like(p)), sq(p), sq(p * (int(c.max()) + 1) + c)   # Σ over ordered pairs, self-pairs included
+    pos = (s_p - s_pc) / (n_p - n_pc) if n_p > n_pc else float('nan')   # same person, other camera
+    neg = (s_all - s_p) / (n_all - n_p) if n_all > n_p else float('nan')   # two people
+    return dict(positive=pos, negative=neg, gap=pos - neg)
+
+# %% ../nbs/07_metrics.ipynb #35b5c1dd
+from fastai.torch_core import get_model
+
+@patch
+def pair_similarity(self:UGALearner, data=None, # a `ReIDData`; default the learner's own
+                   )->pd.DataFrame: # one row without the head, one with it: positive, negative, gap
+    "Figure 3 from this model: mean similarity of positive and negative pairs of the query and gallery images, before the head and after it"
+    data = data or self.dls.data
+    df = pd.concat([data.query, data.gallery], ignore_index=True)
+    dl, model = self.dls.test_dl(df, bs=2 * self.dls.train.bs, shuffle=False, drop_last=False), get_model(self.model)
+    was = model.training; model.eval()
+    try:
+        with torch.no_grad(): pooled = torch.cat([model.pool(model.body(b[0])) for b in dl])
+        with torch.no_grad(): head = torch.cat([model.head(pooled[i:i + 4096]) for i in range(0, len(pooled), 4096)])
+    finally: model.train(was)
+    rows = {'without the head (pooled body features)': pair_similarity(pooled, df.pid, df.cam), f"with the head ('{_head_name(model)}')": pair_similarity(head, df.pid, df.cam)}
+    return pd.DataFrame(rows).T
+
+def _head_name(model)->str:
+    "'none', 'bn' or 'embed', read off the model's head"
+    h = model.head
+    return 'none' if isinstance(h, torch.nn.Identity) else 'bn' if isinstance(h, torch.nn.BatchNorm1d) else 'embed'

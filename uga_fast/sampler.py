@@ -140,6 +140,11 @@ def _records(df:pd.DataFrame)->list:
     "The rows of `df` as `(path, name)` records"
     return list(map(_Item, df.path.astype(str), df.name if 'name' in df else [''] * len(df)))
 
+def _majority_pid(train:pd.DataFrame)->np.ndarray:
+    "The true identity of each tracklet, in tracklet order: the one most of its images show (a mislabelled tracklet may hold two)"
+    n = train.groupby(['tracklet', 'pid']).size().reset_index(name='n')
+    return n.sort_values(['tracklet', 'n'], ascending=[True, False], kind='stable').drop_duplicates('tracklet').pid.to_numpy()
+
 class ReIDDataLoaders(DataLoaders):
     "`DataLoaders` for UGA: camera-balanced training batches; query, gallery and unaugmented training loaders for evaluation"
     def __init__(self, *loaders, data:ReIDData|None=None, path='.', device=None):
@@ -149,7 +154,7 @@ class ReIDDataLoaders(DataLoaders):
             t = data.train.drop_duplicates('tracklet').sort_values('tracklet')
             self.tracklet_cam = torch.tensor(t.cam.to_numpy())     # camera of each tracklet
             self.tracklet_label = torch.tensor(t.label.to_numpy()) # pseudo label of each tracklet within its camera
-            self.tracklet_pid = torch.tensor(t.pid.to_numpy())     # true identity (-1: unknown), for the graph's diagnostics only
+            self.tracklet_pid = torch.tensor(_majority_pid(data.train))   # true identity (-1: unknown), for the graph's diagnostics only
             self.n_cams, self.n_tracklets = data.n_cams, data.n_tracklets
         self._eval = {}
 
