@@ -11,10 +11,11 @@ Worlds (each seed draws its own synthetic data and seeds its own model, sampler 
   demo   the demo's configuration: 60 people in 4 cameras, 4-8 frames a tracklet, 64x32, ResNet-10 from the synthetic
          stand-in weights, 24 intra-stage epochs at 2e-3, 12 inter-stage epochs at 5e-4. Its first graph is good
          (precision about 0.85, recall about 0.75).
-  poor   where the first graph is as poor as on real data (precision about 0.4, recall about 0.25): 300 people in
-         6 cameras (about 180 tracklets a camera, so many look-alikes), 2-4 frames a tracklet, and a short intra stage
-         (3 epochs at 2e-3), so that the inter stage starts from features still far from converged; 12 inter epochs.
-         The renderer is the demo's: no camera shift or noise is turned up.
+  poor   where the first graph is poor, as on real data: 300 people in 6 cameras (about 180 tracklets a camera, so
+         many look-alikes), 2-4 frames a tracklet, and a short intra stage (3 epochs at 2e-3, batch 30: 5 images a
+         camera), so that the inter stage starts from features still far from converged; 12 inter epochs. The first
+         graph's precision is 0.1-0.4 and its recall 0.05-0.3, depending on how far the seed's intra stage got. The
+         renderer is the demo's: no camera shift or noise is turned up.
 
 The intra stage is trained once per seed; every row then starts from that same intra-stage model and from the same random
 state, so that two rows of one seed differ by their setting only:
@@ -74,7 +75,7 @@ def learner(seed, world):
     w = WORLDS[world]
     data = load_reid('synthetic', n_ids=w['n_ids'], n_test_ids=DEMO['n_test_ids'], n_cams=w['n_cams'], frames=w['frames'],
                      size=(DEMO['height'], DEMO['width']), seed=seed)
-    dls = ReIDDataLoaders.from_reid(data, bs=DEMO['bs'], size=(DEMO['height'], DEMO['width']), pad=max(1, DEMO['height'] // 16),
+    dls = ReIDDataLoaders.from_reid(data, bs=DEMO['bs'] // w['n_cams'] * w['n_cams'], size=(DEMO['height'], DEMO['width']), pad=max(1, DEMO['height'] // 16),
                                     seed=seed, device='cpu')
     learn = UGALearner(dls, arch=DEMO['arch'], pretrained=synthetic_weights(DEMO['arch'], size=(DEMO['height'], DEMO['width'])),
                        emb_dim=256, seed=seed, path=f'/tmp/bench_stages/{os.getpid()}')
