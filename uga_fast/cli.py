@@ -363,7 +363,8 @@ def export_model(weights:str='', # weights written by `uga-fast train` (required
 
 # %% ../nbs/11_cli.ipynb #afb72a0a
 def _run_demo(kw:dict):
-    "Import `uga_fast.demo` (torch, fastai) and run its `demo` with arguments `kw`"
+    "Import `uga_fast.demo` (torch, fastai) and run its `demo` with arguments `kw`, its figures drawn off-screen"
+    import matplotlib; matplotlib.use('Agg')   # a terminal run only writes the figures: no window, whatever the machine's default
     from uga_fast.demo import demo
     return demo(**kw)
 

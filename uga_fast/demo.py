@@ -188,7 +188,6 @@ def demo(out:str='demo_out', # folder for the report and its figures
          bars:bool=True, # progress bars (--no-bars: quiet)
         ):
     "The main job on the embedded synthetic data: both stages, intra vs inter retrieval, graph precision/recall and a report"
-    import matplotlib; matplotlib.use('Agg')
     t0, size, lam, phase = time.time(), (height, width), _lam(lam), Phases()
     with phase('stand-in weights (first run: trained)' if _needs_training(pretrained, arch, size) else 'stand-in weights'):
         weights = _pretrained(pretrained, arch, size) if intra_epochs > 0 else None   # first: a first-run training of the stand-in

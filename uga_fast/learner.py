@@ -311,7 +311,7 @@ def plot_cvg(self:UGALearner, axs=None, # two matplotlib axes; default a new fig
     h = self.cvg_stats()
     if h.empty: raise ValueError("no graph yet: plot_cvg shows the graphs built by fit_inter")
     if axs is None: _, axs = plt.subplots(1, 2, figsize=(10, 3))
-    x = h.epoch + h.iter / max(1, len(self.dls.train))        # fractional epochs when rebuilt per iteration
+    x = h.iter / max(1, len(self.dls.train))                  # `iter` counts the stage's batches: fractional epochs when rebuilt per iteration
     for col in ('precision', 'recall', 'nodes_linked', 'drift'):
         if col in h: axs[0].plot(x, h[col], marker='o', ms=3, label=col)
     axs[0].set_xlabel('epoch'); axs[0].set_ylim(0, 1.02); axs[0].grid(alpha=0.3); axs[0].legend(fontsize=8)
