@@ -4,6 +4,7 @@
     python benchmarks/bench_stages.py --seeds 5                   # the demo's world (about 10 minutes a seed on a 2-core CPU)
     python benchmarks/bench_stages.py --world poor --seeds 5      # a world whose first graph is poor (about 25 minutes a seed)
     python benchmarks/bench_stages.py --seeds 2 --variants intra+,default
+    python benchmarks/bench_stages.py --seeds 3 --noise 0.2       # Table 6: 20% of the tracklets merged into another
     python benchmarks/bench_stages.py --seeds 5 --jobs 2          # seeds in 2 processes of one thread each
 
 Worlds (each seed draws its own synthetic data and seeds its own model, sampler and augmentation):
@@ -29,7 +30,9 @@ state, so that two rows of one seed differ by their setting only:
   oracle     the inter stage on the true-identity graph (same weights rule, edges from the ids): the ceiling of a graph
   (options)  centroids: default without the camera centring; weights-centred: the paper's rows, camera-centred;
              auto: default with lam='auto'; noswap: default with swap=False; raw: default with raw scores (scale=None);
-             best: default at the λ with the best F1 on the intra-stage graph (in hindsight)
+             agree: default with the per-image check of the cross-camera terms (fit_inter(agree=True));
+             best: default at the λ with the best F1 on the intra-stage graph (in hindsight);
+             a+b: two variants' settings together, e.g. lam1+raw
 
 Printed per seed and as mean ± sd: mAP and rank-1 (percent); the graph's precision P and recall R at the first (0) and last (1)
 rebuild; the edges gained and lost over the stage (summed over rebuilds); R@P0, the recall that the final node features reach at
@@ -69,12 +72,17 @@ class OracleCVG(CVGUpdate):
 PAPER = dict(cvg_from='weights', centre_cams=False)
 VARIANTS = {'lam1': dict(lam=1.0), 'fixed': dict(**PAPER, update_every=10**6), 'paper': PAPER, 'default': {},
             'oracle': dict(cbs=[OracleCVG()]), 'centroids': dict(centre_cams=False), 'weights-centred': dict(cvg_from='weights'),
-            'auto': dict(lam='auto'), 'noswap': dict(swap=False), 'raw': dict(scale=None)}
+            'auto': dict(lam='auto'), 'noswap': dict(swap=False), 'raw': dict(scale=None), 'agree': dict(agree=True)}
 
-def learner(seed, world):
+def variant_kw(v:str)->dict:
+    "fit_inter's arguments of a variant; 'lam1+raw' joins two variants' settings"
+    return {} if v == 'intra+' else {k: x for p in v.split('+') for k, x in copy.deepcopy(VARIANTS[p]).items()}
+
+def learner(seed, world, noise=0.):
     w = WORLDS[world]
     data = load_reid('synthetic', n_ids=w['n_ids'], n_test_ids=DEMO['n_test_ids'], n_cams=w['n_cams'], frames=w['frames'],
                      size=(DEMO['height'], DEMO['width']), seed=seed)
+    if noise: data = simulate_tracklet_noise(data, noise, 'mislabel', seed=seed)   # Table 6: whole tracklets merged into another of their camera
     dls = ReIDDataLoaders.from_reid(data, bs=DEMO['bs'] // w['n_cams'] * w['n_cams'], size=(DEMO['height'], DEMO['width']), pad=max(1, DEMO['height'] // 16),
                                     seed=seed, device='cpu')
     learn = UGALearner(dls, arch=DEMO['arch'], pretrained=synthetic_weights(DEMO['arch'], size=(DEMO['height'], DEMO['width'])),
@@ -106,17 +114,18 @@ def inter_row(learn, v, h, kw)->dict:
     return r
 
 def one_seed(seed, variants, a):
-    learn, rows = learner(seed, a.world), []
+    learn, rows = learner(seed, a.world, a.noise), []
     def row(name, **kw): rows.append(dict(seed=seed, variant=name, **{k: v for k, v in learn.evaluate().items() if k in ('mAP', 'rank1')}, **kw))
     learn.fit_intra(a.intra_epochs, lr=a.intra_lr, checkpoint=False); row('intra')
     intra = copy.deepcopy(learn.model.state_dict())
     for v in variants:                          # each variant from the same intra model and the same random draws: paired comparisons
         learn.model.load_state_dict(intra)
-        kw = dict(lam=best_lam(learn)) if v == 'best' else copy.deepcopy(VARIANTS.get(v, {})); cbs = kw.pop('cbs', [])
+        kw = dict(lam=best_lam(learn)) if v == 'best' else variant_kw(v); cbs = kw.pop('cbs', [])
         learn.reseed(seed)                      # after the sweep of 'best', which draws from torch's generator too
         if v == 'intra+': learn.fit_intra(a.inter_epochs, lr=a.inter_lr, checkpoint=False); row(v); continue
         learn.fit_inter(a.inter_epochs, lr=a.inter_lr, checkpoint=False, cbs=cbs, **kw)
         h = learn.cvg_stats()
+        if a.log: print(f"seed {seed}, {v}: the graph at every rebuild\n{h.round(3).to_string()}", flush=True)
         rows.append(dict(seed=seed, variant=v, **{k: x for k, x in learn.evaluate().items() if k in ('mAP', 'rank1')}, **inter_row(learn, v, h, kw)))
     return rows
 
@@ -140,7 +149,7 @@ def report(df:pd.DataFrame, a):
         gain = df.pivot(index='seed', columns='variant', values='mAP')
         print('\nmAP differences, per seed:')
         pairs = [(v, b) for v in gain if v not in ('intra', 'intra+', 'lam1', 'fixed') for b in ('intra', 'fixed') if b in gain]
-        pairs += [(v, b) for v, b in (('default', 'paper'), ('default', 'lam1'), ('noswap', 'default'), ('default', 'centroids')) if v in gain and b in gain]
+        pairs += [(v, b) for v, b in (('default', 'paper'), ('default', 'lam1'), ('noswap', 'default'), ('default', 'centroids'), ('agree', 'default'), ('agree', 'lam1')) if v in gain and b in gain]
         d = pd.concat({f'{v} - {b}': gain[v] - gain[b] for v, b in pairs}, axis=1)
         print(pd.concat([d, d.agg(['mean', 'std'])]).round(1).to_string())
 
@@ -152,12 +161,14 @@ def main():
     ap.add_argument('--intra-epochs', type=int, default=None, help="default: the world's")
     ap.add_argument('--inter-epochs', type=int, default=DEMO['inter_epochs'])
     ap.add_argument('--intra-lr', type=float, default=DEMO['intra_lr']); ap.add_argument('--inter-lr', type=float, default=DEMO['inter_lr'])
+    ap.add_argument('--noise', type=float, default=0., help="share of the tracklets mislabelled, each merged whole into another of its camera (the paper's Table 6)")
+    ap.add_argument('--log', action='store_true', help="print each run's graph at every rebuild")
     ap.add_argument('--jobs', type=int, default=1, help='seeds run in this many processes, one thread each')
-    ap.add_argument('--csv', default='', help="write each seed's rows to this file as soon as it is done; seeds already in it are read, not rerun")
+    ap.add_argument('--csv', default='', help="write each seed's rows to this file as soon as it is done; rows already in it are read, not rerun (a variant that a seed lacks runs alone, after that seed's intra stage again)")
     a = ap.parse_args()
     a.intra_epochs = a.intra_epochs or WORLDS[a.world]['intra_epochs']
-    variants, t0, rows = sorted(a.variants.split(','), key=lambda v: v != 'intra+'), time.time(), []   # intra+ first: it goes on with the intra stage's optimiser
-    unknown = [v for v in variants if v not in VARIANTS and v not in ('intra+', 'best')]
+    variants, t0 = sorted(a.variants.split(','), key=lambda v: v != 'intra+'), time.time()   # intra+ first: it goes on with the intra stage's optimiser
+    unknown = [v for v in variants if v not in ('intra+', 'best') and not all(p in VARIANTS for p in v.split('+'))]
     if unknown: ap.error(f"unknown variants {unknown}: choose from intra+, best, {', '.join(VARIANTS)}")
     cpu = next((l.split(':')[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), platform.processor())
     threads = f'{a.jobs} processes of 1 thread' if a.jobs > 1 else f'{torch.get_num_threads()} threads'
@@ -165,22 +176,29 @@ def main():
     w = WORLDS[a.world]
     print(f"world '{a.world}': {w['n_ids']} ids, {w['n_cams']} cameras, {w['frames'][0]}-{w['frames'][1]} frames a tracklet, "
           f"{DEMO['height']}x{DEMO['width']}, {DEMO['arch']} from synthetic weights; intra {a.intra_epochs} epochs at {a.intra_lr:g}, "
-          f"inter {a.inter_epochs} epochs at {a.inter_lr:g}")
+          f"inter {a.inter_epochs} epochs at {a.inter_lr:g}" + (f"; {a.noise:.0%} of the tracklets mislabelled" if a.noise else ''))
     seeds = list(range(a.first_seed, a.first_seed + a.seeds))
-    if a.csv and os.path.exists(a.csv):        # an interrupted run goes on where it stopped
-        old = pd.read_csv(a.csv); old = old[old.seed.isin(seeds) & old.variant.isin(['intra', *variants])]
-        done = [s for s in seeds if set(old.variant[old.seed == s]) == {'intra', *variants}]
-        rows += old[old.seed.isin(done)].to_dict('records'); seeds = [s for s in seeds if s not in done]
-        if done: print(f"seeds {done} read from {a.csv}")
+    todo, kept = {s: variants for s in seeds}, []
+    if a.csv and os.path.exists(a.csv):        # an interrupted run goes on where it stopped; a new variant runs alone
+        kept = pd.read_csv(a.csv).to_dict('records')
+        for s in seeds:
+            have = {r['variant'] for r in kept if r['seed'] == s}
+            todo[s] = [v for v in variants if v not in have] if 'intra' in have else variants
+        read = [s for s in seeds if todo[s] != variants]
+        if read: print(f"seeds {read}: rows read from {a.csv}; to run: " + '; '.join(f"{s}: {','.join(todo[s]) or 'none'}" for s in read))
+    seeds = [s for s in seeds if todo[s]]
     def finished(s, r):
-        rows.extend(r); print(f"seed {s} done ({time.time() - t0:.0f} s)", flush=True)
-        if a.csv: pd.DataFrame(rows).to_csv(a.csv, index=False)
+        have = {x['variant'] for x in kept if x['seed'] == s}
+        kept.extend(x for x in r if x['variant'] not in have); print(f"seed {s} done ({time.time() - t0:.0f} s)", flush=True)
+        if a.csv: pd.DataFrame(kept).to_csv(a.csv, index=False)
     if a.jobs > 1:
         with ProcessPoolExecutor(a.jobs, mp_context=mp.get_context('spawn'), initializer=torch.set_num_threads, initargs=(1,)) as ex:
-            for s, r in zip(seeds, ex.map(one_seed, seeds, [variants] * len(seeds), [a] * len(seeds))): finished(s, r)
+            for s, r in zip(seeds, ex.map(one_seed, seeds, [todo[s] for s in seeds], [a] * len(seeds))): finished(s, r)
     else:
-        for s in seeds: finished(s, one_seed(s, variants, a))
-    report(pd.DataFrame(rows).sort_values('seed', kind='stable').reset_index(drop=True), a)
+        for s in seeds: finished(s, one_seed(s, todo[s], a))
+    df = pd.DataFrame(kept)
+    df = df[df.seed.isin(range(a.first_seed, a.first_seed + a.seeds)) & df.variant.isin(['intra', *variants])]
+    report(df.sort_values('seed', kind='stable').reset_index(drop=True), a)
     print(f'\n{time.time() - t0:.0f} s')
 
 if __name__ == '__main__': main()

@@ -83,13 +83,14 @@ class CentroidSwap(Callback):
 
 # %% ../nbs/05_callbacks.ipynb #34fed519
 class CrossCameraLossCallback(Callback):
-    "Train with the graph-weighted cross-camera loss, Eq. (6)-(9); `self_cam=False` drops the self-camera term (Table 5)"
+    "Train with the graph-weighted cross-camera loss, Eq. (6)-(9); `self_cam=False` drops the self-camera term (Table 5), `agree=True` checks each image against its tracklet's edges"
     order = 0
     def __init__(self, self_cam:bool=True, # keep the self term e(i,i)=1
+                 agree:bool=False, # keep an image's cross-camera term only where the neighbour is its own best node in that camera (`CrossCameraLoss`)
                 ): store_attr()
     def before_fit(self):
         dev = get_model(self.learn.model).classifier.weight.device   # the loss's graph lives where the nodes do
-        self.learn.loss_func = CrossCameraLoss(self.learn.dls.tracklet_cam, self_cam=self.self_cam).to(dev)
+        self.learn.loss_func = CrossCameraLoss(self.learn.dls.tracklet_cam, self_cam=self.self_cam, agree=self.agree).to(dev)
 
 # %% ../nbs/05_callbacks.ipynb #34195487
 _CVG_FROM = ('centroids', 'weights')

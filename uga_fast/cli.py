@@ -147,6 +147,7 @@ def train(data:str='', # dataset (required): market1501, dukemtmc, msmt17, cuhk0
           centre_cams:bool_arg=True, # the graph compares camera-centred node features (false: as they are, the paper)
           swap:bool_arg=True, # inter stage: start the classifier's rows from the tracklet centroids (Eq. 3)
           self_cam:bool_arg=True, # the self-camera term of the inter-camera loss (Table 5)
+          agree:bool_arg=False, # inter stage: an image follows its tracklet's graph edge only where that neighbour is its own best node in its camera (for trackers that merge two people)
           scale:float=16., # inter stage: node scores s·cos(W, φ); 0: the paper's raw products W·φ
           update_every:int=1, # rebuild the graph every this many epochs
           split:int=None, # evaluation split of cuhk03, prid2011, ilidsvid
@@ -179,7 +180,7 @@ def train(data:str='', # dataset (required): market1501, dukemtmc, msmt17, cuhk0
         metrics = dict(args=args | dict(root=str(root), pretrained=str(pretrained), lam=lam, scale=scale, intra_lr=intra_lr, inter_lr=inter_lr,
                                         processes=max(n_proc, 1)))
         _train_stages(learn, ds, metrics, intra_epochs, inter_epochs, intra_lr, inter_lr, resume,
-                      dict(self_cam=self_cam, scale=scale, update_every=update_every, swap=swap))
+                      dict(self_cam=self_cam, agree=agree, scale=scale, update_every=update_every, swap=swap))
     if main_proc: print(f'wrote {_short_path(out)}/metrics.json and models/')
     return learn
 

@@ -259,6 +259,7 @@ def fit_inter(self:UGALearner, n_epoch:int=80, # epochs (the paper: 80)
               k:int|None=None, # K of the graph; default the learner's `k`
               symmetric:bool|None=None, # the symmetric constraint; default the learner's
               self_cam:bool=True, # keep the self-camera term e(i,i)=1 of the loss (Table 5)
+              agree:bool=False, # keep an image's cross-camera term only where the neighbour is its own best node in that camera (tracklets that hold two people; `CrossCameraLoss`)
               scale:float|None=16., # node scores s·cos(W_a, φ(I)); None: the paper's raw products W_a·φ(I) (see "The scale of the scores")
               update_every:int=1, # rebuild the graph every this many `update_per`
               update_per:str='epoch', # 'epoch' or 'iter'
@@ -280,12 +281,12 @@ def fit_inter(self:UGALearner, n_epoch:int=80, # epochs (the paper: 80)
     if scale is not None and not scale > 0: raise ValueError(f"scale={scale}: the scale of the cosine scores must be > 0 (or None: raw products)")
     symmetric = symmetric if symmetric is not None else self.symmetric
     user = L(kwargs.pop('cbs', None))
-    mine = L(CrossCameraLossCallback(self_cam), CentroidSwap(trim) if swap else None, CVGUpdate(lam, k, symmetric, update_every, update_per, lam_q, cvg_from, centre_cams))
+    mine = L(CrossCameraLossCallback(self_cam, agree), CentroidSwap(trim) if swap else None, CVGUpdate(lam, k, symmetric, update_every, update_per, lam_q, cvg_from, centre_cams))
     mine = mine.filter(lambda cb: cb is not None and not any(isinstance(u, type(cb)) for u in user))
     kwargs.setdefault('reset_opt', True)
     self.cvg_history, get_model(self.model).classifier.scale = [], scale
     settings = _settings(self, n_epoch, lr, steps, gamma, lam=lam if lam == 'auto' else float(lam), k=int(k), symmetric=bool(symmetric),
-                         lam_q=float(lam_q), self_cam=bool(self_cam), scale=scale, update_every=int(update_every), update_per=update_per,
+                         lam_q=float(lam_q), self_cam=bool(self_cam), agree=bool(agree), scale=scale, update_every=int(update_every), update_per=update_per,
                          swap=bool(swap), trim=trim, cvg_from=cvg_from, centre_cams=bool(centre_cams))
     self._fit_stage('inter', n_epoch, lr, L(ParamScheduler({'lr': step_schedule(lr, steps, gamma)})) + mine + user, settings, resume, checkpoint, **kwargs)
     self.history['inter'] = _stage_history(self.recorder)
