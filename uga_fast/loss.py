@@ -34,6 +34,10 @@ class IntraCameraLoss(nn.Module):
     def decodes(self, x): return x.argmax(dim=-1)
 
 # %% ../nbs/04_loss.ipynb #981f81ef
+def _camera_max(x:torch.Tensor, idx:torch.Tensor, T:int)->torch.Tensor:
+    "B×T: each row's largest entry in every camera (`idx`: the camera of each column, expanded to x's shape)"
+    return x.new_full((len(x), T), float('-inf')).scatter_reduce(1, idx, x, 'amax')
+
 def camera_log_softmax(logits:torch.Tensor, # B×N scores of every node
                        node_cam:torch.Tensor, # camera of each node, length N
                        n_cams:int|None=None, # T; default `node_cam.max()+1`
@@ -43,8 +47,7 @@ def camera_log_softmax(logits:torch.Tensor, # B×N scores of every node
     node_cam = node_cam.to(logits.device)
     T = n_cams or int(node_cam.max()) + 1
     idx = node_cam[None].expand_as(logits)
-    mx = logits.new_full((len(logits), T), float('-inf')).scatter_reduce(1, idx, logits, 'amax').detach()  # per-camera max, for stability
-    z = logits - mx.gather(1, idx)
+    z = logits - _camera_max(logits.detach(), idx, T).gather(1, idx)         # minus each camera's max, for stability
     lse = z.new_zeros(len(logits), T).scatter_add(1, idx, z.exp()).log()
     return z - lse.gather(1, idx)
 
@@ -54,10 +57,8 @@ def camera_argmax(logits:torch.Tensor, # B×N scores (or log-probabilities) of e
                   n_cams:int|None=None, # T; default `node_cam.max()+1`
                  )->torch.Tensor: # B×N bool: entry (b, a) is True where node a is image b's best node in camera cam(a)
     "Each image's prediction in every branch of the MBC, Eq. (7): the top node of each camera, as a B×N mask"
-    node_cam = node_cam.to(logits.device)
-    idx = node_cam[None].expand_as(logits)
-    best = logits.new_full((len(logits), n_cams or int(node_cam.max()) + 1), float('-inf')).scatter_reduce(1, idx, logits, 'amax')
-    return logits >= best.gather(1, idx)
+    idx = node_cam.to(logits.device)[None].expand_as(logits)
+    return logits >= _camera_max(logits, idx, n_cams or int(node_cam.max()) + 1).gather(1, idx)
 
 class CrossCameraLoss(nn.Module):
     "Graph-weighted cross-camera loss, Eq. (8)-(9): each image against its tracklet's graph neighbours, in their cameras' branches"
