@@ -115,7 +115,7 @@ def inter_row(learn, v, h, kw)->dict:
 
 def one_seed(seed, variants, a):
     learn, rows = learner(seed, a.world, a.noise), []
-    def row(name, **kw): rows.append(dict(seed=seed, variant=name, **{k: v for k, v in learn.evaluate().items() if k in ('mAP', 'rank1')}, **kw))
+    def row(name, **kw): rows.append(dict(world=a.world, noise=a.noise, seed=seed, variant=name, **{k: v for k, v in learn.evaluate().items() if k in ('mAP', 'rank1')}, **kw))
     learn.fit_intra(a.intra_epochs, lr=a.intra_lr, checkpoint=False); row('intra')
     intra = copy.deepcopy(learn.model.state_dict())
     for v in variants:                          # each variant from the same intra model and the same random draws: paired comparisons
@@ -126,7 +126,7 @@ def one_seed(seed, variants, a):
         learn.fit_inter(a.inter_epochs, lr=a.inter_lr, checkpoint=False, cbs=cbs, **kw)
         h = learn.cvg_stats()
         if a.log: print(f"seed {seed}, {v}: the graph at every rebuild\n{h.round(3).to_string()}", flush=True)
-        rows.append(dict(seed=seed, variant=v, **{k: x for k, x in learn.evaluate().items() if k in ('mAP', 'rank1')}, **inter_row(learn, v, h, kw)))
+        row(v, **inter_row(learn, v, h, kw))
     return rows
 
 def summary(df:pd.DataFrame)->pd.DataFrame:
@@ -143,7 +143,7 @@ def report(df:pd.DataFrame, a):
     with pd.option_context('display.width', 250, 'display.max_columns', 30):
         print('\nper seed (mAP and rank-1 in percent; the graph at its first (0) and last (1) rebuild: precision P, recall R, edges E, λ;')
         print('gained/lost: edges over the stage; R@P0: recall of the final node features at the first graph\'s precision; drift: 1 - cos(row, centroid)):')
-        print(df.set_index(['seed', 'variant']).round(dict(mAP=1, rank1=1, P0=2, R0=2, P1=2, R1=2, lam0=2, lam1=2, drift=3, **{'R@P0': 2})).to_string())
+        print(df.drop(columns=['world', 'noise']).set_index(['seed', 'variant']).round(dict(mAP=1, rank1=1, P0=2, R0=2, P1=2, R1=2, lam0=2, lam1=2, drift=3, **{'R@P0': 2})).to_string())
         print(f'\nmean ± sd over {df.seed.nunique()} seeds:')
         print(summary(df).to_string())
         gain = df.pivot(index='seed', columns='variant', values='mAP')
@@ -180,7 +180,10 @@ def main():
     seeds = list(range(a.first_seed, a.first_seed + a.seeds))
     todo, kept = {s: variants for s in seeds}, []
     if a.csv and os.path.exists(a.csv):        # an interrupted run goes on where it stopped; a new variant runs alone
-        kept = pd.read_csv(a.csv).to_dict('records')
+        old = pd.read_csv(a.csv)
+        runs = set(zip(old.get('world', pd.Series(['?'])), old.get('noise', pd.Series([float('nan')]))))
+        if runs != {(a.world, a.noise)}: ap.error(f"{a.csv} holds runs of (world, noise) {sorted(runs)}, not ('{a.world}', {a.noise}): name another --csv")
+        kept = old.to_dict('records')
         for s in seeds:
             have = {r['variant'] for r in kept if r['seed'] == s}
             todo[s] = [v for v in variants if v not in have] if 'intra' in have else variants
