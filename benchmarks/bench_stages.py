@@ -31,6 +31,8 @@ state, so that two rows of one seed differ by their setting only:
   (options)  centroids: default without the camera centring; weights-centred: the paper's rows, camera-centred;
              auto: default with lam='auto'; noswap: default with swap=False; raw: default with raw scores (scale=None);
              agree: default with the per-image check of the cross-camera terms (fit_inter(agree=True));
+             trim: default with the robust swap, fit_inter(trim=3): centroids of each tracklet's inlier frames, and the
+             stage trained on those frames only;
              best: default at the λ with the best F1 on the intra-stage graph (in hindsight);
              a+b: two variants' settings together, e.g. lam1+raw
 
@@ -72,7 +74,7 @@ class OracleCVG(CVGUpdate):
 PAPER = dict(cvg_from='weights', centre_cams=False)
 VARIANTS = {'lam1': dict(lam=1.0), 'fixed': dict(**PAPER, update_every=10**6), 'paper': PAPER, 'default': {},
             'oracle': dict(cbs=[OracleCVG()]), 'centroids': dict(centre_cams=False), 'weights-centred': dict(cvg_from='weights'),
-            'auto': dict(lam='auto'), 'noswap': dict(swap=False), 'raw': dict(scale=None), 'agree': dict(agree=True)}
+            'auto': dict(lam='auto'), 'noswap': dict(swap=False), 'raw': dict(scale=None), 'agree': dict(agree=True), 'trim': dict(trim=3.)}
 
 def variant_kw(v:str)->dict:
     "fit_inter's arguments of a variant; 'lam1+raw' joins two variants' settings"
@@ -149,7 +151,8 @@ def report(df:pd.DataFrame, a):
         gain = df.pivot(index='seed', columns='variant', values='mAP')
         print('\nmAP differences, per seed:')
         pairs = [(v, b) for v in gain if v not in ('intra', 'intra+', 'lam1', 'fixed') for b in ('intra', 'fixed') if b in gain]
-        pairs += [(v, b) for v, b in (('default', 'paper'), ('default', 'lam1'), ('noswap', 'default'), ('default', 'centroids'), ('agree', 'default'), ('agree', 'lam1')) if v in gain and b in gain]
+        pairs += [(v, b) for v, b in (('default', 'paper'), ('default', 'lam1'), ('noswap', 'default'), ('default', 'centroids'), ('agree', 'default'), ('agree', 'lam1'),
+                                    ('trim', 'default'), ('lam1+trim', 'lam1'), ('agree+trim', 'agree'), ('agree+trim', 'trim')) if v in gain and b in gain]
         d = pd.concat({f'{v} - {b}': gain[v] - gain[b] for v, b in pairs}, axis=1)
         print(pd.concat([d, d.agg(['mean', 'std'])]).round(1).to_string())
 

@@ -32,16 +32,18 @@ def test_train_and_eval_on_a_miniature_market1501_tree(tmp_path):
     from uga_fast.test_utils import make_mini
     make_mini('market1501', tmp_path/'data')
     r = run('train', '--data', 'market1501', '--root', 'data', '--pretrained', 'none', *TINY, '--intra-epochs', '1',
-            '--inter-epochs', '1', '--lam', '0.3', '--out', 'run', tmp_path=tmp_path)
+            '--inter-epochs', '1', '--lam', '0.3', '--trim', '1', '--out', 'run', tmp_path=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     m = json.loads((tmp_path/'run'/'metrics.json').read_text())
-    assert m['args']['data'] == 'market1501' and set(m) == {'args', 'intra', 'inter'}
+    assert m['args']['data'] == 'market1501' and set(m) == {'args', 'intra', 'inter'} and m['args']['trim'] == 1.0
+    import pandas as pd
+    assert (pd.read_csv(tmp_path/'run'/'cvg.csv').left_out > 0).all()   # --trim 1: about half of the frames are out of the inter stage
     assert 0 <= m['inter']['mAP'] <= 100
     r = run('eval', '--data', 'market1501', '--root', 'data', *TINY, '--weights', 'run/models/inter.pth', '--out', 'eval.json', tmp_path=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert abs(json.loads((tmp_path/'eval.json').read_text())['mAP'] - m['inter']['mAP']) < 1e-3
     # --resume over the finished run: both stages load their last checkpoint and train nothing
-    args = ['train', '--data', 'market1501', '--root', 'data', '--pretrained', 'none', *TINY, '--inter-epochs', '1', '--lam', '0.3', '--out', 'run', '--resume']
+    args = ['train', '--data', 'market1501', '--root', 'data', '--pretrained', 'none', *TINY, '--inter-epochs', '1', '--lam', '0.3', '--trim', '1', '--out', 'run', '--resume']
     r = run(*args, '--intra-epochs', '1', tmp_path=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.count('1 of 1 epochs done (finished)') == 2, r.stdout[-2000:]
@@ -129,3 +131,9 @@ def test_truncated_image_in_a_worker_is_one_line(tmp_path):
             '--intra-epochs', '1', '--inter-epochs', '0', '--out', 'run', tmp_path=tmp_path)
     assert r.returncode != 0 and f"cannot read image '{bad.relative_to(tmp_path)}'" in r.stderr and 'raised in a data-loading worker process' in r.stderr, r.stderr[-3000:]
     assert len(r.stderr.strip().splitlines()) <= 3 and 'Traceback' not in r.stderr, r.stderr[-3000:]
+
+def test_trim_below_zero(tmp_path):
+    r = run('train', '--data', 'synthetic', '--pretrained', 'none', *TINY, '--intra-epochs', '1', '--inter-epochs', '0', '--trim', '-1',
+            '--out', 'bad', tmp_path=tmp_path)
+    assert r.returncode != 0 and '--trim -1.0: expected a cut in median frame distances > 0' in r.stderr and 'Traceback' not in r.stderr, r.stderr[-2000:]
+    assert not (tmp_path/'bad').exists()

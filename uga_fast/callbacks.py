@@ -41,7 +41,8 @@ def tracklet_centroids(model:torch.nn.Module, # a `UGAModel` (anything with `.fe
                      n:int|None=None, # number of tracklets; default `max(tracklet)+1`
                      reduce:bool=False, # sum the per-tracklet sums and counts over all ranks (each rank passed its share of the images)
                      trim:float|None=None, # leave out the frames farther (1 - cos) from their tracklet's centre than `trim` × the median frame; None: every frame
-                    )->torch.Tensor: # n×d, row i the mean φ of tracklet i's images
+                     inliers:bool=False, # also return the mask of the items kept in the means
+                    ): # n×d, row i the mean φ of tracklet i's images; with `inliers`, and a bool mask over the items of `dl`
     "Tracklet centroids $c_t^i$, Eq. (3): the mean feature φ over each tracklet's images (its inliers, with `trim`), in eval mode"
     if trim is not None and not trim > 0: raise ValueError(f"trim={trim}: the cut in median frame distances must be > 0 (or None: every frame)")
     tracklet = torch.tensor(np.asarray(tracklet), dtype=torch.long)   # a copy: pandas' arrays may be read-only
@@ -55,31 +56,44 @@ def tracklet_centroids(model:torch.nn.Module, # a `UGAModel` (anything with `.fe
     w = _inlier_weights(feats, idx, n, trim, reduce) if trim is not None else torch.ones(len(feats), device=feats.device)
     sums, count = _per_tracklet_sum(feats.float() * w[:, None], idx, n, reduce), _per_tracklet_sum(w, idx, n, reduce)
     if (count == 0).any(): raise ValueError(f"tracklets without images: {torch.nonzero(count == 0).flatten()[:10].tolist()} (of {n}); every node needs a centroid")
-    return sums / count[:, None]
+    return (sums / count[:, None], w.bool()) if inliers else sums / count[:, None]
 
 # %% ../nbs/05_callbacks.ipynb #c27b22ac
 def current_centroids(learn, # a `UGALearner` (or a `Learner` on `ReIDDataLoaders` around a `UGAModel`)
                       trim:float|None=None, # leave out outlier frames (see `tracklet_centroids`)
-                     )->torch.Tensor: # N×d, row i the mean φ of tracklet i's training images under the current model
+                      inliers:bool=False, # also return the mask of the training images kept in the means
+                     ): # N×d, row i the mean φ of tracklet i's training images under the current model; with `inliers`, and a mask over `dls.data.train`
     "Tracklet centroids (Eq. 3) of the learner's current model; with several processes each embeds its share and the sums meet in all_reduce"
     dls, model = learn.dls, get_model(learn.model)
     df, n = dls.data.train, len(dls.tracklet_cam)
-    if not is_distributed(): return tracklet_centroids(model, dls.train_eval_dl, df.tracklet.to_numpy(), n=n, trim=trim)
+    if not is_distributed(): return tracklet_centroids(model, dls.train_eval_dl, df.tracklet.to_numpy(), n=n, trim=trim, inliers=inliers)
     part = np.arange(rank_distrib(), len(df), num_distrib())
     dl = dls.test_dl(df.iloc[part].assign(name=''), bs=dls.train.bs*2, shuffle=False, drop_last=False)
-    return tracklet_centroids(model, dl, df.tracklet.to_numpy()[part], n=n, reduce=True, trim=trim)
+    c, w = tracklet_centroids(model, dl, df.tracklet.to_numpy()[part], n=n, reduce=True, trim=trim, inliers=True)
+    if not inliers: return c
+    mask = torch.zeros(len(df), device=w.device).index_put_((torch.as_tensor(part, device=w.device),), w.float())
+    return c, all_reduce_sum(mask) > 0                             # each rank's share of the mask, on every rank
 
 # %% ../nbs/05_callbacks.ipynb #49b95662
 class CentroidSwap(Callback):
-    "Eq. (3) before training: write each tracklet's centroid into its classifier row, $W_t^i \\leftarrow c_t^i$"
+    "Eq. (3) before training: write each tracklet's centroid into its classifier row, $W_t^i \\leftarrow c_t^i$; with `trim`, the stage trains on the inlier frames only"
     order = 1
-    def __init__(self, trim:float|None=None, # centroids of the inlier frames only (see `tracklet_centroids`); None: of every frame (the paper)
+    def __init__(self, trim:float|None=None, # centroids of the inlier frames only, and the stage trains on those (see `tracklet_centroids`); None: every frame (the paper)
                 ): self.trim = trim
     def before_fit(self):
-        if getattr(self.learn, 'resuming', False): return        # the checkpoint's rows were swapped and trained already
+        resuming, self.loader = getattr(self.learn, 'resuming', False), self.learn.dls.train
+        if resuming and self.trim is None: return                 # the checkpoint's rows were swapped and trained already
+        if self.trim is not None and not hasattr(type(self.loader), 'keep'):
+            raise TypeError(f"CentroidSwap(trim={self.trim}) leaves outlier frames out of the training batches, which needs a `CameraBalancedDL` "
+                            f"(`ReIDDataLoaders.from_reid`); the training loader is a {type(self.loader).__name__}")
+        c, keep = current_centroids(self.learn, self.trim, inliers=True)
+        self.learn.left_out = 0 if self.trim is None else int((~keep).sum())   # frames this stage trains without
+        if self.trim is not None: self.loader.keep = keep.cpu().numpy()   # resuming: the inliers of the resumed model
+        if resuming: return
         w = get_model(self.learn.model).classifier.weight
-        c = current_centroids(self.learn, self.trim)
         with torch.no_grad(): w.copy_(c.to(w.device, w.dtype))   # in place: the optimiser keeps training the same parameter
+    def after_fit(self):
+        if self.trim is not None: self.loader.keep = None              # the next stage trains on every frame
 
 # %% ../nbs/05_callbacks.ipynb #34fed519
 class CrossCameraLossCallback(Callback):
@@ -151,6 +165,7 @@ class CVGUpdate(Callback):
         pids = getattr(dls, 'tracklet_pid', None)
         if pids is not None and (pids < 0).all(): pids = None
         row = dict(epoch=self.epoch, iter=self.train_iter, lam=lam, **cvg_stats(W, dls.tracklet_cam, pids, prev=prev))
+        if getattr(self.learn, 'left_out', 0): row['left_out'] = self.learn.left_out   # frames the swap's `trim` left out of the stage
         if pids is not None:
             m = cvg_misses(x, dls.tracklet_cam, pids, lam, self._get('k', 1), self._get('symmetric', True))
             row.update(missed_knn=m['missed_knn'], missed_lam=m['missed_lam'])

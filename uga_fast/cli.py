@@ -148,6 +148,7 @@ def train(data:str='', # dataset (required): market1501, dukemtmc, msmt17, cuhk0
           swap:bool_arg=True, # inter stage: start the classifier's rows from the tracklet centroids (Eq. 3)
           self_cam:bool_arg=True, # the self-camera term of the inter-camera loss (Table 5)
           agree:bool_arg=False, # inter stage: an image follows its tracklet's graph edge only where that neighbour is its own best node in its camera (for trackers that merge two people)
+          trim:float=0., # inter stage: swap to the centroids of each tracklet's inlier frames and train on those only (frames farther than TRIM × the median frame distance are out; 3 for trackers that merge two people); 0: every frame (the paper)
           scale:float=16., # inter stage: node scores s·cos(W, φ); 0: the paper's raw products W·φ
           update_every:int=1, # rebuild the graph every this many epochs
           split:int=None, # evaluation split of cuhk03, prid2011, ilidsvid
@@ -167,6 +168,7 @@ def train(data:str='', # dataset (required): market1501, dukemtmc, msmt17, cuhk0
     _check_size(height, width); set_seed(seed)
     if cvg_from not in ('centroids', 'weights'): raise SystemExit(f"--cvg-from {cvg_from!r}: expected 'centroids' (the current tracklet centroids) or 'weights' (the classifier's rows, the paper)")
     lam, scale, intra_lr, inter_lr = _lam(lam), scale or None, intra_lr or lr, inter_lr or lr
+    if trim < 0: raise SystemExit(f"--trim {trim}: expected a cut in median frame distances > 0 (3 for trackers that merge two people), or 0 for every frame")
     n_proc, main_proc = num_distrib(), not rank_distrib()
     if n_proc > 1 and torch.cuda.is_available() and not device:   # one GPU per process: LOCAL_RANK's
         torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
@@ -180,7 +182,7 @@ def train(data:str='', # dataset (required): market1501, dukemtmc, msmt17, cuhk0
         metrics = dict(args=args | dict(root=str(root), pretrained=str(pretrained), lam=lam, scale=scale, intra_lr=intra_lr, inter_lr=inter_lr,
                                         processes=max(n_proc, 1)))
         _train_stages(learn, ds, metrics, intra_epochs, inter_epochs, intra_lr, inter_lr, resume,
-                      dict(self_cam=self_cam, agree=agree, scale=scale, update_every=update_every, swap=swap))
+                      dict(self_cam=self_cam, agree=agree, scale=scale, update_every=update_every, swap=swap, trim=trim or None))
     if main_proc: print(f'wrote {_short_path(out)}/metrics.json and models/')
     return learn
 

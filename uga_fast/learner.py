@@ -264,7 +264,7 @@ def fit_inter(self:UGALearner, n_epoch:int=80, # epochs (the paper: 80)
               update_every:int=1, # rebuild the graph every this many `update_per`
               update_per:str='epoch', # 'epoch' or 'iter'
               swap:bool=True, # start from the tracklet centroids (Eq. 3); False: from the current node weights
-              trim:float|None=None, # swap to the centroids of each tracklet's inlier frames (`tracklet_centroids`); None: of every frame (Eq. 3)
+              trim:float|None=None, # swap to the centroids of each tracklet's inlier frames and train the stage on those only (`CentroidSwap`; 3 for trackers that merge two people); None: every frame (Eq. 3)
               lam_q:float|None=None, # with lam='auto': the quantile of the null that λ sits at; default the learner's `lam_q`
               cvg_from:str|None=None, # 'centroids' (the current tracklet centroids) or 'weights' (the classifier's rows: the paper); default the learner's
               centre_cams:bool|None=None, # build the graph on camera-centred node features; default the learner's (True; the paper: False)
@@ -284,7 +284,7 @@ def fit_inter(self:UGALearner, n_epoch:int=80, # epochs (the paper: 80)
     mine = L(CrossCameraLossCallback(self_cam, agree), CentroidSwap(trim) if swap else None, CVGUpdate(lam, k, symmetric, update_every, update_per, lam_q, cvg_from, centre_cams))
     mine = mine.filter(lambda cb: cb is not None and not any(isinstance(u, type(cb)) for u in user))
     kwargs.setdefault('reset_opt', True)
-    self.cvg_history, get_model(self.model).classifier.scale = [], scale
+    self.cvg_history, self.left_out, get_model(self.model).classifier.scale = [], 0, scale
     settings = _settings(self, n_epoch, lr, steps, gamma, lam=lam if lam == 'auto' else float(lam), k=int(k), symmetric=bool(symmetric),
                          lam_q=float(lam_q), self_cam=bool(self_cam), agree=bool(agree), scale=scale, update_every=int(update_every), update_per=update_per,
                          swap=bool(swap), trim=trim, cvg_from=cvg_from, centre_cams=bool(centre_cams))

@@ -44,6 +44,7 @@ def camera_balanced_idxs(cams:np.ndarray, # camera id (0..T-1) of every training
 # %% ../nbs/01_sampler.ipynb #c2261eba
 class CameraBalancedDL(TfmdDL):
     "A `TfmdDL` whose batches hold `bs // T` images of each of the T cameras; an epoch has `len(dataset) // bs` batches"
+    keep = None                                                  # a bool mask over the items: draw from these only (None: every item)
     def __init__(self, dataset=None, # the training `Datasets` split
                  cams=None, # camera id (0..T-1) of each item of `dataset`
                  bs:int=60, # batch size; rounded down to a multiple of T
@@ -62,7 +63,8 @@ class CameraBalancedDL(TfmdDL):
     def get_idxs(self):
         if not len(self.cams): return []
         rng = np.random.default_rng(self.rng.randint(0, 2**32 - 1))
-        return camera_balanced_idxs(self.cams, self.bs//self.n_cams, self.n//self.bs, rng).tolist()
+        cams = self.cams if self.keep is None else np.where(self.keep, self.cams, -1)   # camera -1: never drawn
+        return camera_balanced_idxs(cams, self.bs//self.n_cams, self.n//self.bs, rng).tolist()
 
     def new(self, dataset=None, cls=None, **kwargs):
         "Keep `cams` when fastai makes a copy (for `show_batch`, `export`, ...); an empty copy gets no cameras"
