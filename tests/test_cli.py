@@ -1,5 +1,5 @@
 "The `uga-fast` console script, run as a user runs it: in a subprocess, from the installed entry point."
-import os, shutil, subprocess, sys
+import os, re, shutil, subprocess, sys
 from pathlib import Path
 import pytest
 
@@ -34,6 +34,7 @@ def test_train_and_eval_on_a_miniature_market1501_tree(tmp_path):
     r = run('train', '--data', 'market1501', '--root', 'data', '--pretrained', 'none', *TINY, '--intra-epochs', '1',
             '--inter-epochs', '1', '--lam', '0.3', '--trim', '1', '--out', 'run', tmp_path=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
+    assert '\r' not in r.stdout and re.search(r'^intra\s+\d+\.\d\s+\d+\.\d\s', r.stdout, re.M), r.stdout[-3000:]   # a log: lines, a table
     m = json.loads((tmp_path/'run'/'metrics.json').read_text())
     assert m['args']['data'] == 'market1501' and set(m) == {'args', 'intra', 'inter'} and m['args']['trim'] == 1.0
     import pandas as pd
@@ -70,9 +71,10 @@ def test_unknown_command_fails_clearly(tmp_path):
 
 def test_demo_both_stages_writes_the_report(tmp_path):
     r = run('demo', '--n-ids', '10', '--n-test-ids', '4', '--n-cams', '3', '--bs', '9', '--height', '32', '--width', '16',
-            '--arch', 'resnet10t', '--pretrained', 'none', '--intra-epochs', '1', '--inter-epochs', '1', '--no-bars', '--out', 'out',
+            '--arch', 'resnet10t', '--pretrained', 'none', '--intra-epochs', '1', '--inter-epochs', '1', '--out', 'out',
             tmp_path=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
+    assert '\r' not in r.stdout and len(re.findall(r'^0\s+\d+\.\d{6}\s', r.stdout, re.M)) == 2, r.stdout[-3000:]   # off a terminal: a line per epoch
     assert 'Cross-camera retrieval' in r.stdout and 'The cross-view graph at its first and last rebuild' in r.stdout
     out = tmp_path/'out'
     for f in ('report.md', 'results.csv', 'loss_intra.png', 'loss_inter.png', 'cvg_lambda.png', 'cvg_null.png', 'cvg_rebuilds.png', 'retrieval.png'):
@@ -137,3 +139,73 @@ def test_trim_below_zero(tmp_path):
             '--out', 'bad', tmp_path=tmp_path)
     assert r.returncode != 0 and '--trim -1.0: expected a cut in median frame distances > 0' in r.stderr and 'Traceback' not in r.stderr, r.stderr[-2000:]
     assert not (tmp_path/'bad').exists()
+
+# ---- a tracker's output and data a stage cannot learn from (issue 24)
+
+def test_train_on_a_tracker_output_with_its_filters(tmp_path):
+    import json
+    from uga_fast.synthetic import write_mot_scene
+    from uga_fast.datasets import load_reid
+    write_mot_scene(tmp_path/'scene', eval_split=True)
+    flags = ['--min-len', '2', '--min-height', '20', '--max-frames', '0']
+    r = run('train', '--data', 'mot', '--root', 'scene', *flags, '--pretrained', 'none', *TINY, '--intra-epochs', '2', '--inter-epochs', '1',
+            '--lam', '0.3', '--out', 'run', tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    want = load_reid('mot', tmp_path/'scene', min_len=2, min_height=20, max_frames=None)   # the reader's options, as the flags gave them
+    assert re.search(rf'^  train\s+{len(want.train)} images\s+{want.train.tracklet.nunique()} tracklets', r.stdout, re.M), r.stdout[:2000]
+    assert json.loads((tmp_path/'run'/'metrics.json').read_text())['args']['min_len'] == 2
+    assert '\r' not in r.stdout and re.findall(r'^(\d)\s+\d+\.\d{6}\s', r.stdout, re.M) == ['0', '1', '0'], r.stdout[-3000:]
+
+def cli_fails(argv, msg, tmp_path, monkeypatch):
+    "`main(argv)` in `tmp_path` exits with one line holding `msg`, and writes no --out"
+    from uga_fast.cli import main
+    monkeypatch.chdir(tmp_path); monkeypatch.setenv('UGA_FAST_HOME', str(tmp_path/'home'))
+    with pytest.raises(SystemExit) as e: main([*argv, '--pretrained', 'none', *TINY, '--out', 'run'])
+    assert msg in str(e.value.code), e.value.code
+    assert not (tmp_path/'run').exists()
+
+def test_reader_options_of_mot_are_refused_for_other_data(tmp_path, monkeypatch):
+    cli_fails(['train', '--data', 'synthetic', '--min-len', '2'], "--min-len: an option of --data mot (a tracker's output); --data synthetic has no such option", tmp_path, monkeypatch)
+
+def test_one_camera_is_refused_before_training(tmp_path, monkeypatch):
+    from uga_fast.synthetic import write_mot_scene
+    write_mot_scene(tmp_path/'scene', n_cams=1)
+    cli_fails(['train', '--data', 'mot', '--root', 'scene', '--min-height', '20'], 'mot: the training set has one camera (c0); the inter-camera stage '
+              'links tracklets across cameras and needs two or more: add a camera, or train the intra-camera stage only (--inter-epochs 0)', tmp_path, monkeypatch)
+
+def folder_tree(root, n_tracklets:dict, bad:str=None):
+    "`root/<camera>/<tracklet>/*.jpg`, three small images per tracklet; `bad`: a file name under root written as garbage"
+    import numpy as np
+    from PIL import Image
+    for cam, n in n_tracklets.items():
+        for t in range(n):
+            (root/cam/f't{t}').mkdir(parents=True)
+            for i in range(3): Image.fromarray(np.full((40, 20, 3), 40 * t + i, np.uint8)).save(root/cam/f't{t}'/f'{i}.jpg')
+    if bad: (root/bad).write_bytes(b'not a jpeg')
+
+def test_one_tracklet_in_every_camera_is_refused(tmp_path, monkeypatch):
+    folder_tree(tmp_path/'own', {'c1': 1, 'c2': 1})
+    cli_fails(['train', '--data', 'folder', '--root', 'own'], "folder: every camera holds one training tracklet (2 cameras): both stages learn by telling a "
+              "camera's tracklets apart, so there is nothing to learn; expected two or more in a camera", tmp_path, monkeypatch)
+
+def test_verify_names_an_unreadable_image_before_training(tmp_path, monkeypatch):
+    folder_tree(tmp_path/'own', {'c1': 2, 'c2': 2}, bad='c2/t1/1.jpg')
+    cli_fails(['train', '--data', 'folder', '--root', 'own', '--verify'], "c2/t1/1.jpg", tmp_path, monkeypatch)
+
+def test_every_command_line_in_the_docs_parses():
+    "Each `uga-fast COMMAND ...` of the notebooks' and README's shell examples is accepted by that command's parser (no option misspelt)"
+    import json, shlex
+    from uga_fast.cli import COMMANDS, _parse
+    root = Path(__file__).resolve().parents[1]
+    texts = [(p, ''.join(c['source'])) for p in sorted((root/'nbs').rglob('*.ipynb')) if '.ipynb_checkpoints' not in str(p)
+             for c in json.loads(p.read_text())['cells'] if c['cell_type'] == 'markdown'] + [(root/'README.md', (root/'README.md').read_text())]
+    seen = 0
+    for p, text in texts:
+        for block in re.findall(r'```(?:sh|bash|shell)\n(.*?)```', text, re.S):
+            for cmd, rest in re.findall(r'uga-fast (\w+)([^;|>\n]*)', block.replace('\\\n', ' ')):
+                if cmd not in COMMANDS: raise AssertionError(f'{p.name}: uga-fast {cmd}: no such command')
+                args = shlex.split(rest.replace('$s', '0'), comments=True)
+                try: _parse(COMMANDS[cmd], args, cmd)
+                except SystemExit: raise AssertionError(f'{p.name}: uga-fast {cmd}{rest}: the parser refuses it') from None
+                seen += 1
+    assert seen >= 10, seen

@@ -117,11 +117,19 @@ def test_export_onnx_matches_pytorch(world, ref):
         assert cos.min() > 0.9999, cos
     meta = {p.key: p.value for p in onnx.load(str(world/'out'/'model.onnx')).metadata_props}
     assert (meta['height'], meta['width'], meta['feature_dim']) == ('32', '16', '32')
-    # a fixed batch of 2
+    # a fixed batch of 1 (the static graph trackers load)
     r = run('export', '--weights', WEIGHTS, '--onnx', 'out/fixed.onnx', '--dynamic-batch', 'false', cwd=world)
-    assert r.returncode == 0 and 'images 2×3×32×16' in r.stdout, r.stderr[-3000:]
-    np.testing.assert_allclose(run_onnx(world/'out'/'fixed.onnx', x[:2]), want[:2].numpy(), atol=1e-4, rtol=1e-4)
-    with pytest.raises(Exception): run_onnx(world/'out'/'fixed.onnx', x[:3])
+    assert r.returncode == 0 and 'images 1×3×32×16' in r.stdout, r.stderr[-3000:]
+    np.testing.assert_allclose(run_onnx(world/'out'/'fixed.onnx', x[:1]), want[:1].numpy(), atol=1e-4, rtol=1e-4)
+    with pytest.raises(Exception): run_onnx(world/'out'/'fixed.onnx', x[:2])
+    # height and width as axes too: crops of another size run, as PyTorch runs them
+    from uga_fast.export import FeatureExtractor
+    r = run('export', '--weights', WEIGHTS, '--onnx', 'out/any.onnx', '--dynamic-size', 'true', cwd=world)
+    assert r.returncode == 0 and 'images N×3×H×W → features N×32 (dynamic axes: batch, height, width; meant for 32×16 images)' in r.stdout, r.stdout + r.stderr[-3000:]
+    with torch.no_grad():
+        for shape in ((1, 3, 32, 16), (5, 3, 64, 32), (2, 3, 50, 30)):
+            xs = torch.randn(*shape)
+            np.testing.assert_allclose(run_onnx(world/'out'/'any.onnx', xs), FeatureExtractor(ref.model.eval())(xs).numpy(), atol=1e-4, rtol=1e-4)
 
 def one_sentence(r, msg):
     assert r.returncode != 0 and msg in r.stderr and 'Traceback' not in r.stderr, r.stderr[-3000:]
@@ -133,7 +141,7 @@ def one_sentence(r, msg):
      "--weights run/models/inter.pth: does not fit --arch resnet18 --head embed --emb-dim 32 (the settings not given as flags are run/metrics.json's)"),
     (['search', '--weights', WEIGHTS, '--query', 'q', '--gallery', 'g', '--emb-dim', '64'], "does not fit --arch resnet10t --head embed --emb-dim 64"),
     (['export', '--weights', WEIGHTS, '--head', 'bn'], "does not fit --arch resnet10t --head bn --emb-dim 32"),
-    (['embed', '--weights', WEIGHTS, '--images', 'nowhere'], "--images 'nowhere': no such folder"),
+    (['embed', '--weights', WEIGHTS, '--images', 'nowhere'], "--images 'nowhere': no such file or folder"),
     (['search', '--weights', WEIGHTS, '--query', 'q', '--gallery', 'run'], "--gallery run: no image files in it or its subfolders"),
     (['embed', '--weights', WEIGHTS, '--images', 'g', '--pool-by', 'camera'], "--pool-by 'camera': expected 'none' or 'folder'"),
     (['embed', '--weights', 'run/metrics.json', '--images', 'g'], "--weights run/metrics.json: not a weights file of `uga-fast train`"),
@@ -155,3 +163,84 @@ def test_help_is_there_without_the_extra(tmp_path):
     for cmd in ('embed', 'search', 'export'):
         r = run(cmd, '--help', cwd=tmp_path, PYTHONPATH=str(tmp_path))
         assert r.returncode == 0 and '--weights' in r.stdout and "metrics.json" in r.stdout, r.stderr[-2000:]
+
+# ---- what a user's inputs and outputs meet (issue 24): in this process, for speed; `main` is what the console script calls
+
+@pytest.fixture
+def cli(world, monkeypatch):
+    "`main` run in `world`, fastai's default callbacks put back afterwards (off a terminal `main` swaps the bars for lines)"
+    from fastai.learner import defaults
+    from uga_fast.cli import main
+    monkeypatch.chdir(world); monkeypatch.setenv('UGA_FAST_HOME', str(world/'home'))
+    saved = list(defaults.callbacks)
+    yield main
+    defaults.callbacks = saved
+
+def refused(main, argv, msg):
+    "`main(argv)` exits with one line holding `msg`, before any output is written"
+    with pytest.raises(SystemExit) as e: main([*argv, *(CPU if argv[0] != 'export' else [])])
+    assert msg in str(e.value.code), e.value.code
+
+def test_no_command_is_usage_on_stderr_exit_2(cli, capsys):
+    assert cli([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('usage: uga-fast COMMAND') and 'search' in err
+
+def test_version(cli, capsys):
+    from uga_fast import __version__
+    assert cli(['--version']) == 0 and capsys.readouterr().out.strip() == f'uga-fast {__version__}'
+
+@pytest.mark.parametrize('argv,missing', [(['embed', '--images', 'g'], '--weights'), (['search', '--weights', WEIGHTS, '--query', 'q'], '--gallery'),
+                                          (['export'], '--weights'), (['eval', '--weights', WEIGHTS], '--data')])
+def test_required_options_say_so(cli, capsys, argv, missing):
+    with pytest.raises(SystemExit) as e: cli(argv)
+    assert e.value.code == 2 and f'the following arguments are required: {missing}' in capsys.readouterr().err
+
+def test_empty_weights_file(cli, world):
+    (world/'empty.pth').write_bytes(b'')
+    refused(cli, ['embed', '--weights', 'empty.pth', '--images', 'g', '--out', 'out/e.npz'], '--weights empty.pth: the file is empty (0 bytes)')
+
+@pytest.mark.parametrize('argv,msg', [
+    (['export', '--weights', WEIGHTS, '--onnx', WEIGHTS], f'--onnx {WEIGHTS}: expected a file name ending in .onnx'),
+    (['embed', '--weights', WEIGHTS, '--images', 'g', '--out', WEIGHTS], f'--out {WEIGHTS}: expected a file name ending in .npz'),
+    (['search', '--weights', WEIGHTS, '--query', 'q', '--gallery', 'g', '--out', 'g/p2/1.png'], "--out g/p2/1.png: is one of this command's inputs"),
+    (['search', '--weights', WEIGHTS, '--query', 'q', '--gallery', 'g', '--out', 's.txt'], '--out s.txt: expected a file name ending in .'),
+    (['eval', '--data', 'synthetic', '--weights', WEIGHTS, '--out', 'm.csv'], '--out m.csv: expected a file name ending in .json'),
+])
+def test_outputs_are_checked_before_the_work_and_inputs_never_overwritten(cli, world, argv, msg):
+    before = {p: p.read_bytes() for p in (world/WEIGHTS, world/'g'/'p2'/'1.png')}
+    refused(cli, argv, msg)
+    assert all(p.read_bytes() == b for p, b in before.items())
+
+def test_an_output_folder_that_may_not_be_written(cli, monkeypatch):
+    real = os.access        # this suite may run as root, whom permissions do not stop: the folder says no through os.access
+    monkeypatch.setattr(os, 'access', lambda p, m, *a, **k: False if Path(p).name == 'locked' else real(p, m, *a, **k))
+    refused(cli, ['embed', '--weights', WEIGHTS, '--images', 'g', '--out', 'locked/f.npz'], "the folder 'locked' is not writable")
+
+def test_a_permission_error_is_one_line(cli, monkeypatch, world):
+    import uga_fast.cli as c
+    def denied(*a): raise PermissionError(13, 'Permission denied', str(world/'home'/'mot_crops'/'x'))   # as the crop cache meets it
+    monkeypatch.setattr(c, '_images_under', denied)
+    refused(cli, ['embed', '--weights', WEIGHTS, '--images', 'g'], "permission denied: '")
+    with pytest.raises(SystemExit) as e: cli(['embed', '--weights', WEIGHTS, '--images', 'g'])
+    assert 'set UGA_FAST_HOME to a folder you may write' in e.value.code and 'Traceback' not in e.value.code
+
+def test_replacing_an_earlier_output_is_said(cli, capsys):
+    for _ in range(2): assert cli(['embed', '--weights', WEIGHTS, '--images', 'q', '--out', 'out/again.npz', *CPU]) == 0
+    out = capsys.readouterr().out
+    assert out.count('note: --out out/again.npz exists; it is replaced') == 1
+    assert not list(Path('out').glob('.again*'))                      # written beside it, then moved: no stray temporary
+
+def test_search_one_image_leaves_itself_out(cli, capsys):
+    assert cli(['search', '--weights', WEIGHTS, '--query', 'g/p2/1.png', '--gallery', 'g', '--top', '20', '--show', '0', *CPU]) == 0
+    ranked = [l.split()[-1] for l in capsys.readouterr().out.splitlines() if re.match(r'\s+\d+\s', l)]
+    assert sorted(ranked) == sorted(set(G_PATHS) - {'p2/1.png'})      # every other gallery image, not the query itself
+    assert cli(['search', '--weights', WEIGHTS, '--query', 'g/p2/1.png', '--gallery', 'g', '--top', '1', '--show', '0', '--keep-self', *CPU]) == 0
+    first = [l.split() for l in capsys.readouterr().out.splitlines() if re.match(r'\s+1\s', l)][0]
+    assert first[2] == 'p2/1.png' and float(first[1]) < 1e-4           # kept: the same file, at distance 0
+
+def test_strip_labels_hold_the_whole_name():
+    from uga_fast.cli import _wrap
+    assert _wrap('c1_000008/000003.png') == 'c1_000008/\n000003.png'
+    assert _wrap('a_very_long_folder_name_x/sub/0.png').replace('\n', '') == 'a_very_long_folder_name_x/sub/0.png'
+    assert max(map(len, _wrap('a_very_long_folder_name_x/sub/0.png').splitlines())) <= 16

@@ -23,10 +23,10 @@ class _Client(NotebookClient):
             and not (self.also and self.also in cell.source)): return cell
         return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
 
-def run(path:Path, all_cells:bool=False, also:str|None=None):
+def run(path:Path, all_cells:bool=False, also:str|None=None, timeout:int=7200):
     "Execute the notebook at `path` in its own folder and write it back, cleaned"
     nb = nbformat.read(path, as_version=4)
-    c = _Client(nb, timeout=7200, kernel_name='python3', resources={'metadata': {'path': str(path.parent)}})
+    c = _Client(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(path.parent)}})
     c.skip_flagged, c.also = not all_cells, also
     c.execute()
     nbformat.write(nb, path)
@@ -37,6 +37,7 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('nbs', nargs='+'); ap.add_argument('--all', action='store_true', help='also the slow/gpu/data cells')
     ap.add_argument('--also', help='also the slow/gpu/data cells whose source contains this text')
+    ap.add_argument('--timeout', type=int, default=7200, help='seconds one cell may take')
     a = ap.parse_args()
     os.environ.pop('MPLBACKEND', None)
-    for p in a.nbs: run(Path(p).resolve(), a.all, a.also)
+    for p in a.nbs: run(Path(p).resolve(), a.all, a.also, a.timeout)

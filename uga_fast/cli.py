@@ -8,12 +8,13 @@ Docs: https://uga-fast.github.io/uga_fast/cli.html.md"""
 __all__ = ['COMMANDS', 'train', 'eval_checkpoint', 'embed_images', 'search_images', 'export_model', 'main']
 
 # %% ../nbs/11_cli.ipynb #3ce38a5c
-import os, sys, json, time, inspect
+import os, sys, json, time, inspect, warnings
 from contextlib import nullcontext, contextmanager
 from filelock import FileLock, Timeout
 from pathlib import Path
 from fastcore.script import anno_parser, store_true, bool_arg
 from fastcore.meta import delegates
+from fastcore.imports import IN_NOTEBOOK
 
 def _short_path(p)->str:
     "`uga_fast.data.short_path`, imported when a message needs it"
@@ -45,20 +46,27 @@ def _weights_config(weights:str, # the weights file
     given = dict(arch=arch, head=head, emb_dim=emb_dim, height=height, width=width)
     cfg = {k: v if v is not None else args.get(k, _MODEL_DEFAULTS[k]) for k, v in given.items()}
     _check_size(cfg['height'], cfg['width'])
-    if not weights or not p.is_file(): raise SystemExit(f"--weights {weights!r}: no such file (expected weights written by `uga-fast train`, e.g. uga_out/models/inter.pth)")
+    if not weights: raise SystemExit("--weights is required: a weights file written by `uga-fast train`, e.g. uga_out/models/inter.pth")
+    if not p.is_file(): raise SystemExit(f"--weights {weights!r}: no such file (expected weights written by `uga-fast train`, e.g. uga_out/models/inter.pth)")
+    if p.stat().st_size == 0: raise SystemExit(f"--weights {weights}: the file is empty (0 bytes); expected weights written by `uga-fast train`")
     return cfg, src, p
+
+def _first_line(e:Exception, i:int=0)->str:
+    "Line `i` of `e`'s message (else its first), at most 160 characters; its type's name when the message is empty"
+    lines = [l.strip() for l in str(e).splitlines() if l.strip()]
+    return (lines[i] if i < len(lines) else lines[0] if lines else type(e).__name__)[:160]
 
 def _load_weights(model, p:Path, weights:str, cfg:dict, src=None):
     "Load the body and embedding block of weights file `p` into `model` (classifier rows skipped); one sentence when they do not fit `cfg`"
     import torch
     try: state = torch.load(p, map_location='cpu', weights_only=True)
-    except Exception as e: raise SystemExit(f"--weights {weights}: not a weights file of `uga-fast train` ({type(e).__name__}: {str(e).splitlines()[0][:160]})") from None
+    except Exception as e: raise SystemExit(f"--weights {weights}: not a weights file of `uga-fast train` ({type(e).__name__}: {_first_line(e)})") from None
     state = state.get('model', state) if isinstance(state, dict) else {}
     own = {k: v for k, v in state.items() if not k.startswith('classifier.')}   # retrieval needs body and head only
     fit = (f"--weights {weights}: does not fit --arch {cfg['arch']} --head {cfg['head']} --emb-dim {cfg['emb_dim']}"
            + (f" (the settings not given as flags are {_short_path(src)}'s)" if src else ''))
     try: missing, unexpected = model.load_state_dict(own, strict=False)
-    except RuntimeError as e: raise SystemExit(f"{fit}: {str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else e}") from None
+    except RuntimeError as e: raise SystemExit(f"{fit}: {_first_line(e, 1)}") from None
     missing = [k for k in missing if not k.startswith('classifier.')]
     if missing or unexpected: raise SystemExit(f"{fit} (missing {missing[:3]}, unexpected {unexpected[:3]})")
 
@@ -70,11 +78,49 @@ def _learner(data, arch, pretrained, head, emb_dim, bs, height, width, lam, k, s
     dls = ReIDDataLoaders.from_reid(data, bs=bs, size=(height, width), seed=seed, num_workers=num_workers, device=device or None)
     return UGALearner(dls, arch=arch, pretrained=pretrained, head=head, emb_dim=emb_dim, lam=lam, lam_q=lam_q, k=k, symmetric=symmetric, seed=seed, **kw)
 
-def _load_data(data, root, seed, split):
-    from uga_fast.datasets import load_reid
-    if not data: raise SystemExit("--data is required: one of market1501, dukemtmc, msmt17, cuhk03, mars, prid2011, ilidsvid, folder, synthetic")
-    kw = dict(seed=seed) | ({} if split is None else dict(split=split))
-    return load_reid(data, root or None, **kw)
+_MOT_FLAGS = ('tracks', 'min_conf', 'min_height', 'min_len', 'max_frames', 'max_gap')
+
+@delegates(_weights_config, but=['weights'])   # for `eval`: the model's settings follow
+def _reader_options(tracks:str=None, # --data mot: 'results' (<camera>/<camera>.txt), 'gt' (gt/gt.txt) or 'auto' (results if there, else gt; the default)
+                    min_conf:float=None, # --data mot: results' boxes of lower confidence are dropped (default 0.5; -inf keeps all)
+                    min_height:int=None, # --data mot: boxes lower than this many pixels are dropped (default 50)
+                    min_len:int=None, # --data mot: tracklets of fewer frames are dropped (default 4)
+                    max_frames:int=None, # --data mot: frames kept per tracklet, evenly spaced (default 32; 0: all)
+                    max_gap:int=None, # --data mot: a track is cut in two where more frames than this are missing (default: never)
+                    verify:store_true=False, # decode every image once first, and name those that cannot be read
+                    **kwargs, # eval: the model's settings (`_weights_config`)
+                   )->dict:
+    "The options of `load_reid`'s readers that `train` and `eval` pass on: those of `mot` (a tracker's output), and `verify`"
+    return {k: v for k, v in locals().items() if k != 'kwargs'}
+
+def _load_data(data, root, seed, split, **opts):
+    "`load_reid(data, root)` with the command line's reader options (those given); mot's options refused for the other readers"
+    from uga_fast.datasets import load_reid, READERS
+    if not data: raise SystemExit(f"--data is required: one of {', '.join(READERS)}")
+    given = {k: v for k, v in opts.items() if k in _MOT_FLAGS and v is not None}
+    if given and data.lower() != 'mot':
+        raise SystemExit(f"--{next(iter(given)).replace('_', '-')}: an option of --data mot (a tracker's output); --data {data} has no such option")
+    if given.get('max_frames') == 0: given['max_frames'] = None                        # 0: every frame
+    kw = dict(seed=seed) | ({} if split is None else dict(split=split)) | given
+    return load_reid(data, root or None, verify=bool(opts.get('verify')), **kw)
+
+def _check_stages(ds, intra_epochs:int, inter_epochs:int):
+    "Before training: refuse data that gives the stages nothing to learn; name the cameras that add nothing"
+    import pandas as pd
+    n = pd.Series(ds.n_tracklets, index=ds.cam_names[:len(ds.n_tracklets)])     # training tracklets per camera, by its name
+    hint = (" (--min-len, --min-height and --min-conf filter the tracker's boxes)" if ds.name == 'mot' else '')
+    if (intra_epochs > 0 or inter_epochs > 0) and (n < 2).all():
+        raise SystemExit(f"{ds.name}: every camera holds one training tracklet ({len(n)} camera{'s' * (len(n) > 1)}): both stages learn by "
+                         f"telling a camera's tracklets apart, so there is nothing to learn; expected two or more in a camera{hint}")
+    if inter_epochs > 0 and len(n) < 2:
+        raise SystemExit(f"{ds.name}: the training set has one camera ({n.index[0]}); the inter-camera stage links tracklets across "
+                         "cameras and needs two or more: add a camera, or train the intra-camera stage only (--inter-epochs 0)")
+    if (n < 2).any(): print(f"note: camera {', '.join(n.index[n < 2])}: one training tracklet, which adds nothing to the loss")
+
+def _results_table(rows:dict):
+    "Evaluations by stage as the demo prints them: percent, one decimal"
+    import pandas as pd
+    return pd.DataFrame(rows).T[['mAP', 'rank1', 'rank5', 'rank10', 'rank20', 'mINP']].round(1).to_string()
 
 def _finish_stage(learn, ds, stage:str, metrics:dict):
     "After a stage of `train`: its history, its weights and, on one process, its evaluation into `metrics.json`"
@@ -84,7 +130,7 @@ def _finish_stage(learn, ds, stage:str, metrics:dict):
     learn.history[stage].to_csv(out/f'history_{stage}.csv', index=False)
     learn.save(stage, with_opt=False)               # model weights only: loadable with torch.load(weights_only=True)
     if num_distrib() > 1: print(f"{stage}: evaluate with `uga-fast eval --weights {_short_path(out)}/models/{stage}.pth` (fastai gathers predictions across processes)")
-    elif not ds.query.empty: metrics[stage] = learn.evaluate(); print(f'{stage}: {metrics[stage]}')
+    elif not ds.query.empty: metrics[stage] = learn.evaluate(); print(f'\n{_results_table({stage: metrics[stage]})}\n')
     (out/'metrics.json').write_text(json.dumps(metrics, indent=1))
 
 def _train_stages(learn, ds, metrics:dict, intra_epochs, inter_epochs, intra_lr, inter_lr, resume, inter_kw:dict):
@@ -101,13 +147,19 @@ def _train_stages(learn, ds, metrics:dict, intra_epochs, inter_epochs, intra_lr,
         _finish_stage(learn, ds, 'inter', metrics)
 
 def _out_dir(out)->Path:
-    "`--out` as a folder, created if needed; a clear exit when it is a file or lies below one"
+    "`--out` as a folder, created if needed; a clear exit when it is a file, lies below one, or may not be written"
     out = Path(out).expanduser()
     for p in [out, *out.parents]:
         if p.exists() and not p.is_dir():
             raise SystemExit(f"--out {out}: " + ("is a file" if p == out else f"lies below the file '{p}'") + "; expected a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    _mkdir(out, '--out')
     return out
+
+def _mkdir(d:Path, flag:str):
+    "Create folder `d` (and its parents) for option `flag`; a clear exit when it cannot be created or written"
+    try: d.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise SystemExit(f"{flag}: cannot create the folder '{d}' ({e.strerror}); expected a folder you may write") from None
+    if not os.access(d, os.W_OK | os.X_OK): raise SystemExit(f"{flag}: the folder '{d}' is not writable (permission denied); expected a folder you may write")
 
 @contextmanager
 def _one_writer(out:Path):
@@ -123,7 +175,8 @@ def _check_size(height:int, width:int):
     "Image sizes of the command line: positive pixels"
     if height < 1 or width < 1: raise SystemExit(f"--height {height} --width {width}: expected image sizes of at least 1 pixel (the paper: 256 and 128)")
 
-def train(data:str='', # dataset (required): market1501, dukemtmc, msmt17, cuhk03, mars, prid2011, ilidsvid, folder or synthetic
+@delegates(_reader_options)   # --verify, and the options of --data mot
+def train(data:str='', # dataset (required): market1501, dukemtmc, msmt17, cuhk03, mars, prid2011, ilidsvid, folder (your own tracklets), synthetic or mot (a tracker's output)
           root:str='', # the dataset folder or a parent of it (not needed for synthetic)
           out:str='uga_out', # output folder: models/, histories, cvg.csv, metrics.json
           arch:str='resnet50', # timm body
@@ -158,9 +211,10 @@ def train(data:str='', # dataset (required): market1501, dukemtmc, msmt17, cuhk0
           compile:store_true=False, # torch.compile the model (minutes of compiling first; pays off on long GPU runs)
           num_workers:int=None, # data loading processes; default: the cores (up to 8) with a GPU, none on a CPU
           device:str='', # 'cuda', 'cpu', ...; empty: the GPU if there is one
+          **kwargs, # the reader options (`_reader_options`): --verify, and --tracks, --min-conf, ... for --data mot
          ):
     "Train both stages of UGA on a dataset (one process, or one per GPU under `accelerate launch`/`torchrun`); checkpoints, histories and metrics.json in --out"
-    args = {k: v for k, v in locals().items() if k not in ('out', 'resume', 'num_workers', 'device')}
+    args = {k: v for k, v in locals().items() if k not in ('out', 'resume', 'num_workers', 'device', 'kwargs')} | kwargs
     import matplotlib; matplotlib.use('Agg')
     import torch
     from fastai.torch_core import set_seed, num_distrib, rank_distrib
@@ -172,10 +226,11 @@ def train(data:str='', # dataset (required): market1501, dukemtmc, msmt17, cuhk0
     n_proc, main_proc = num_distrib(), not rank_distrib()
     if n_proc > 1 and torch.cuda.is_available() and not device:   # one GPU per process: LOCAL_RANK's
         torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
-    ds = _load_data(data, root, seed, split)                  # bad data fails here, before --out is touched
+    ds = _load_data(data, root, seed, split, **kwargs)        # bad data fails here, before --out is touched
+    if main_proc: print(ds.summary())
+    _check_stages(ds, intra_epochs, inter_epochs)
     out = _out_dir(out)
     with _one_writer(out) if main_proc else nullcontext():
-        if main_proc: print(ds.summary())
         learn = _learner(ds, arch, _pretrained(pretrained, arch, (height, width)), head, emb_dim, bs, height, width, lam, k, symmetric,
                          num_workers, device, seed, lam_q, precision=precision, compile=compile, wd=wd, cvg_from=cvg_from, centre_cams=centre_cams)
         learn.path, learn.model_dir = out, 'models'
@@ -186,7 +241,7 @@ def train(data:str='', # dataset (required): market1501, dukemtmc, msmt17, cuhk0
     if main_proc: print(f'wrote {_short_path(out)}/metrics.json and models/')
     return learn
 
-@delegates(_weights_config, but=['weights'])   # the model's settings the weights were trained with
+@delegates(_reader_options)   # the reader options, then the model's settings the weights were trained with
 def eval_checkpoint(data:str='', # dataset (required), as for train
          weights:str='', # a checkpoint written by train (required; e.g. uga_out/models/inter.pth)
          root:str='', # the dataset folder or a parent of it
@@ -194,28 +249,34 @@ def eval_checkpoint(data:str='', # dataset (required), as for train
          metric:str='cosine', # 'cosine' or 'euclidean'
          split:int=None, # evaluation split of cuhk03, prid2011, ilidsvid
          seed:int=0, # seed of the dataset's random choices (must match training for the same split)
-         out:str='', # write the metrics to this JSON file (default: print only)
+         out:str='', # write the metrics to this .json file (default: print only)
          num_workers:int=None, # data loading processes; default: the cores (up to 8) with a GPU, none on a CPU
          device:str='', # 'cuda', 'cpu', ...; empty: the GPU if there is one
-         **model, # the model's settings (`_weights_config`)
+         **kwargs, # the reader options and the model's settings (`_reader_options`, `_weights_config`)
         ):
     "Evaluate a checkpoint on a dataset's query/gallery (mAP, CMC, mINP); the dataset may differ from the training one"
-    cfg, src, p = _weights_config(weights, **model)
-    ds = _load_data(data, root, seed, split)
+    opts = _reader_options(**kwargs)
+    cfg, src, p = _weights_config(weights, **{k: v for k, v in kwargs.items() if k not in opts})
+    out = _out_file(out, '--out', ('.json',), inputs=[p]) if out else None
+    ds = _load_data(data, root, seed, split, **opts)
     if ds.query.empty: raise SystemExit(f"{ds.name}: no query/gallery to evaluate on")
     learn = _learner(ds, cfg['arch'], False, cfg['head'], cfg['emb_dim'], bs, cfg['height'], cfg['width'], 0.65, 1, True, num_workers, device, seed)
     _load_weights(learn.model, p, weights, cfg, src)
     res = learn.evaluate(metric=metric)
-    print(json.dumps(res, indent=1))
-    if out: Path(out).parent.mkdir(parents=True, exist_ok=True); Path(out).write_text(json.dumps(dict(data=data, weights=str(p), **res), indent=1))
+    print(_results_table({p.stem: res}))
+    if out: _write_atomic(out, lambda f: f.write_text(json.dumps(dict(data=data, weights=str(p), **res), indent=1))); print(f"wrote {_short_path(out)}")
     return res
 
 # %% ../nbs/11_cli.ipynb #9a92743e
 def _images_under(d:str, flag:str)->tuple:
-    "Folder `d` and its image files (`IMG_EXTS`), searched recursively (hidden folders skipped): relative POSIX paths, sorted"
+    "Folder `d` and its image files (`IMG_EXTS`), searched recursively (hidden folders skipped): relative POSIX paths, sorted; or one image file"
     from uga_fast.datasets import list_images
+    from uga_fast.data import IMG_EXTS
     root = Path(d).expanduser()
-    if not d or not root.is_dir(): raise SystemExit(f"{flag} {d!r}: no such folder (expected a folder of images; its subfolders are searched too)")
+    if d and root.is_file():
+        if root.suffix.lower() not in IMG_EXTS: raise SystemExit(f"{flag} {d}: not an image file by its extension (expected {', '.join(sorted(IMG_EXTS))}, or a folder of them)")
+        return root.parent, [root.name]
+    if not d or not root.is_dir(): raise SystemExit(f"{flag} {d!r}: no such file or folder (expected an image, or a folder of images; its subfolders are searched too)")
     rel = []
     for dp, dirs, _ in os.walk(root):
         dirs[:] = sorted(x for x in dirs if not x.startswith('.'))
@@ -223,14 +284,31 @@ def _images_under(d:str, flag:str)->tuple:
     if not rel: raise SystemExit(f"{flag} {_short_path(root)}: no image files in it or its subfolders (known by extension: .jpg, .png, ...; see uga_fast.data.IMG_EXTS)")
     return root, sorted(rel)
 
-def _out_file(out:str, flag:str)->Path:
-    "An output file's path, its folder created; a clear exit when it is a folder or lies below a file"
+def _is_input(p:Path, inputs:list, folders:tuple=())->bool:
+    "Is `p` one of the files `inputs`, or one of the images `rel` listed under a folder `root` of `folders` ((root, rel) pairs)?"
+    r = p.resolve()
+    if any(r == Path(q).resolve() for q in inputs): return True
+    return any(r.is_relative_to(root.resolve()) and r.relative_to(root.resolve()).as_posix() in set(rel) for root, rel in folders)
+
+def _out_file(out:str, flag:str, exts:tuple, inputs:list=(), folders:tuple=())->Path:
+    "An output file, checked before any work: a file name ending in one of `exts`, none of the inputs, in a folder we may write (created)"
     p = Path(out).expanduser()
     if not out or p.is_dir(): raise SystemExit(f"{flag} {out!r}: expected a file name (it is {'a folder' if out else 'empty'})")
+    if p.suffix.lower() not in exts: raise SystemExit(f"{flag} {out}: expected a file name ending in {' or '.join(exts)}")
+    if p.exists() and _is_input(p, inputs, folders): raise SystemExit(f"{flag} {out}: is one of this command's inputs; expected a new file name (inputs are never overwritten)")
     for q in p.parents:
         if q.exists() and not q.is_dir(): raise SystemExit(f"{flag} {out}: lies below the file '{q}'; expected a file in a folder")
-    p.parent.mkdir(parents=True, exist_ok=True)
+    _mkdir(p.parent, flag)
+    if p.exists():
+        if not os.access(p, os.W_OK): raise SystemExit(f"{flag} {out}: the file is not writable (permission denied)")
+        print(f"note: {flag} {_short_path(p)} exists; it is replaced")
     return p
+
+def _write_atomic(p:Path, write):
+    "`write(tmp)` into a hidden file beside `p`, then move it onto `p`: a failed write never leaves a broken `p` behind"
+    tmp = p.with_name(f'.{p.stem}.writing{p.suffix}')
+    try: write(tmp); os.replace(tmp, p)
+    finally: tmp.unlink(missing_ok=True)
 
 def _weights_learner(cfg:dict, src, p:Path, weights:str, image, bs:int, num_workers:int, device:str):
     "A `UGALearner` for features only, weights loaded: its one-image training set (`image`) stands in for data, its classifier has one row"
@@ -278,12 +356,12 @@ def embed_images(weights:str='', # weights written by `uga-fast train` (required
     if pool_by not in ('none', 'folder'): raise SystemExit(f"--pool-by {pool_by!r}: expected 'none' or 'folder'")
     cfg, src, p = _weights_config(weights, **model)
     root, rel = _images_under(images, '--images')
-    out = _out_file(out, '--out')
+    out = _out_file(out, '--out', ('.npz',), inputs=[p], folders=[(root, rel)])
     learn = _weights_learner(cfg, src, p, weights, root/rel[0], bs, num_workers, device)
     feats = learn.embed([root/r for r in rel], bs=bs).float().cpu().numpy()
     res = dict(feats=feats, paths=np.array(rel), config=np.array(json.dumps(cfg | dict(weights=_short_path(p)))))
     if pool_by == 'folder': res |= _pooled(rel, feats)
-    with open(out, 'wb') as f: np.savez(f, **res)
+    _write_atomic(out, lambda f: np.savez(f, **res))
     per = f", {len(res['tracklet_names'])} folder means" if pool_by == 'folder' else ''
     print(f"wrote {_short_path(out)}: {len(rel)} images × {feats.shape[1]} features{per}")
     return res
@@ -297,6 +375,15 @@ def _ranking_text(qrel:list, grel:list, order, d)->str:
         lines += [f"  {r + 1:>3}  {d[i, j]:.4f}  {grel[j]}" for r, j in enumerate(order[i])]
     return '\n'.join(lines)
 
+def _wrap(name:str, width:int=16)->str:
+    "A relative image name in lines of `width` characters, cut at its `/` where it can be: the whole name, as a strip's label"
+    import re
+    lines = ['']
+    for part in re.findall(r'[^/]*/|[^/]+$', name):                  # each folder with its '/', then the file name
+        if lines[-1] and len(lines[-1]) + len(part) > width: lines.append('')
+        lines[-1] += part
+    return '\n'.join(l[i:i + width] for l in lines for i in range(0, len(l), width))
+
 def _strips(qroot:Path, qrel:list, groot:Path, grel:list, order, d, n:int):
     "Ranked strips of the first `n` queries: the query, then its ranked gallery images titled with rank and distance"
     from matplotlib.figure import Figure
@@ -305,49 +392,67 @@ def _strips(qroot:Path, qrel:list, groot:Path, grel:list, order, d, n:int):
     fig = Figure(figsize=(1.1*(k + 1), 2.2*rows))
     axs = fig.subplots(rows, k + 1, squeeze=False)
     for r in range(rows):
-        items = [(qroot/qrel[r], f"query\n{qrel[r][-16:]}")] + [(groot/grel[j], f"{i + 1}: {d[r, j]:.3f}\n{grel[j][-14:]}") for i, j in enumerate(order[r])]
+        items = [(qroot/qrel[r], f"query\n{_wrap(qrel[r])}")] + [(groot/grel[j], f"{i + 1}: {d[r, j]:.3f}\n{_wrap(grel[j])}") for i, j in enumerate(order[r])]
         for ax, (path, title) in zip(axs[r], items):
             ax.imshow(open_image(path)); ax.set_xticks([]); ax.set_yticks([]); ax.set_title(title, fontsize=7)
     fig.tight_layout()
     return fig
 
 # %% ../nbs/11_cli.ipynb #66ffb086
+def _picture_exts()->tuple:
+    "The file extensions matplotlib can save a figure as (.png, .jpg, .pdf, .svg, ...)"
+    from matplotlib.backend_bases import FigureCanvasBase
+    return tuple(f'.{e}' for e in FigureCanvasBase.get_supported_filetypes())
+
+def _rank(d, qfiles:list, gfiles:list, top:int, keep_self:bool)->tuple:
+    "Each query's `top` gallery indices by distance `d` (stable), and their distances; a query's own file left out unless `keep_self`"
+    import numpy as np
+    d = d.copy()
+    if not keep_self:
+        at = {str(f.resolve()): j for j, f in enumerate(gfiles)}
+        own = np.array([at.get(str(f.resolve()), -1) for f in qfiles])
+        d[np.flatnonzero(own >= 0), own[own >= 0]] = np.inf      # the same file: not a match, whatever its distance
+        top = min(top, len(gfiles) - int((own >= 0).any()))
+    order = np.argsort(d, axis=1, kind='stable')[:, :min(top, len(gfiles))]
+    return order, np.take_along_axis(d, order, 1)
+
 @delegates(_weights_config, but=['weights'])
 def search_images(weights:str='', # weights written by `uga-fast train` (required)
-                  query:str='', # a folder of query images (required), searched recursively
-                  gallery:str='', # a folder of gallery images (required), searched recursively
+                  query:str='', # a query image, or a folder of them searched recursively (required)
+                  gallery:str='', # a folder of gallery images, searched recursively (required)
                   top:int=10, # gallery matches per query
-                  out:str='search.png', # the picture of the ranked strips
+                  out:str='search.png', # the picture of the ranked strips (.png, .jpg, .pdf, .svg, ...)
                   show:int=6, # queries in the picture (the first ones); 0: no picture
+                  keep_self:store_true=False, # keep a query's own file in its ranking when the gallery holds it (left out by default)
                   metric:str='cosine', # 'cosine' (1 - cos) or 'euclidean' (squared)
                   bs:int=128, # images per batch
                   num_workers:int=None, # data loading processes; default: the cores (up to 8) with a GPU, none on a CPU
                   device:str='', # 'cuda', 'cpu', ...; empty: the GPU if there is one
                   **model, # the model's settings (`_weights_config`)
                  )->tuple:
-    "Rank a gallery folder's images for each query image: prints the top matches with their distances, saves the ranked strips"
-    import numpy as np
+    "Rank a gallery folder's images for a query image or each image of a query folder: prints the top matches with their distances, saves the ranked strips"
     from uga_fast.metrics import distance_matrix
     if top < 1: raise SystemExit(f"--top {top}: expected at least 1")
     if metric not in ('cosine', 'euclidean'): raise SystemExit(f"--metric {metric!r}: expected 'cosine' or 'euclidean'")
     cfg, src, p = _weights_config(weights, **model)
     (qroot, qrel), (groot, grel) = _images_under(query, '--query'), _images_under(gallery, '--gallery')
-    out = _out_file(out, '--out') if show > 0 else None
+    out = _out_file(out, '--out', _picture_exts(), inputs=[p], folders=[(qroot, qrel), (groot, grel)]) if show > 0 else None
     learn = _weights_learner(cfg, src, p, weights, qroot/qrel[0], bs, num_workers, device)
-    qf, gf = (learn.embed([r/x for x in rel], bs=bs) for r, rel in ((qroot, qrel), (groot, grel)))
-    d = distance_matrix(qf, gf, metric=metric).cpu().numpy()
-    order = np.argsort(d, axis=1, kind='stable')[:, :min(top, len(grel))]
+    qfiles, gfiles = [qroot/x for x in qrel], [groot/x for x in grel]
+    d = distance_matrix(learn.embed(qfiles, bs=bs), learn.embed(gfiles, bs=bs), metric=metric).cpu().numpy()
+    order, dist = _rank(d, qfiles, gfiles, top, keep_self)
     print(_ranking_text(qrel, grel, order, d))
     if out is not None:
-        _strips(qroot, qrel, groot, grel, order, d, show).savefig(out, dpi=100)
+        fig = _strips(qroot, qrel, groot, grel, order, d, show)
+        _write_atomic(out, lambda f: fig.savefig(f, dpi=100))
         print(f"wrote {_short_path(out)}: the first {min(show, len(qrel))} queries and their top {order.shape[1]}")
-    return order, np.take_along_axis(d, order, 1)
-
+    return order, dist
 @delegates(_weights_config, but=['weights'])
 def export_model(weights:str='', # weights written by `uga-fast train` (required)
                  onnx:str='model.onnx', # the ONNX file to write
-                 dynamic_batch:bool_arg=True, # a symbolic batch axis (any batch size); false: batches of exactly 2 images
-                 **model, # the model's settings (`_weights_config`); height and width are fixed in the graph
+                 dynamic_batch:bool_arg=True, # a symbolic batch axis (any batch size); false: batches of exactly one image
+                 dynamic_size:bool_arg=False, # height and width as symbolic axes too (for crops resized elsewhere; features compare at the trained size)
+                 **model, # the model's settings (`_weights_config`); their height and width are the graph's (or, with --dynamic-size, the size it is meant for)
                 )->Path:
     "The features of trained weights as an ONNX graph: normalised images in, features out (needs uga_fast[export])"
     import tempfile
@@ -355,13 +460,12 @@ def export_model(weights:str='', # weights written by `uga-fast train` (required
     from uga_fast.export import _require_export
     _require_export()
     cfg, src, p = _weights_config(weights, **model)
-    out = _out_file(onnx, '--onnx')
+    out = _out_file(onnx, '--onnx', ('.onnx',), inputs=[p])
     with tempfile.TemporaryDirectory() as d:                   # a stand-in image: the loaders are built around one
         img = Path(d)/'stand-in.png'; Image.new('RGB', (cfg['width'], cfg['height'])).save(img)
         learn = _weights_learner(cfg, src, p, weights, img, 2, 0, 'cpu')
-        learn.export_onnx(out, dynamic_batch=dynamic_batch)
-    print(f"wrote {_short_path(out)}: images {'N' if dynamic_batch else 2}×3×{cfg['height']}×{cfg['width']} (RGB in [0, 1], ImageNet mean/std) "
-          f"→ features {'N' if dynamic_batch else 2}×{learn.model.dim}")
+        res = learn.export_onnx(out, dynamic_batch=dynamic_batch, dynamic_size=dynamic_size)
+    print(f"wrote {_short_path(out)}: {res.desc} (RGB in [0, 1], ImageNet mean/std)")
     return out
 
 # %% ../nbs/11_cli.ipynb #afb72a0a
@@ -392,10 +496,33 @@ def _lazy_demo():
 
 COMMANDS = dict(demo=_lazy_demo(), train=train, eval=eval_checkpoint, embed=embed_images, search=search_images, export=export_model)
 
+_REQUIRED = dict(train=('data',), eval=('data', 'weights'), embed=('weights', 'images'), search=('weights', 'query', 'gallery'), export=('weights',))
+
 def _parse(f, argv:list, cmd:str='')->dict:
-    "The keyword arguments of command function `f` from the command line `argv`"
-    args = anno_parser(f, prog=f'uga-fast {cmd}').parse_args(argv).__dict__
+    "The keyword arguments of command function `f` from the command line `argv`; argparse names the required options that are missing"
+    p = anno_parser(f, prog=f'uga-fast {cmd}')
+    for a in p._actions: a.required = a.dest in _REQUIRED.get(cmd, ())
+    args = p.parse_args(argv).__dict__
     return {k: v for k, v in args.items() if k in inspect.signature(f).parameters}   # delegated flags included
+
+def _usage()->str:
+    "What a bare `uga-fast` and `uga-fast --help` print: the commands, one line each"
+    return 'usage: uga-fast COMMAND [options]   (uga-fast COMMAND --help for its options)\n\ncommands:\n' + '\n'.join(
+        f'  {k:<8} {f.__doc__}' for k, f in COMMANDS.items()) + '\n  --version  the installed version'
+
+def _lines_not_bars():
+    "When stdout is not a terminal (a log file, a pipe), fastai's progress bars become one line per epoch (`ProgressLines`)"
+    from fastai.learner import defaults
+    from fastai.callback.progress import ProgressCallback
+    from uga_fast.learner import ProgressLines
+    defaults.callbacks = [ProgressLines if c is ProgressCallback else c for c in defaults.callbacks]
+
+def _permission_message(e:PermissionError)->str:
+    "One line for a file or folder that may not be written, with the way out when it is the cache ($UGA_FAST_HOME)"
+    from uga_fast.data import uga_home
+    cache = str(e.filename or '').startswith(str(uga_home()))
+    return (f"permission denied: '{e.filename}'; expected a file or folder you may write"
+            + (" (it is in the cache, $UGA_FAST_HOME: set UGA_FAST_HOME to a folder you may write)" if cache else ''))
 
 def _message(e:Exception)->str:
     "The message of `e`, without the traceback a DataLoader worker process wraps around it"
@@ -403,27 +530,35 @@ def _message(e:Exception)->str:
     if 'Original Traceback' not in m or head not in m: return m
     return m[m.rindex(head) + len(head):].strip() + ' (raised in a data-loading worker process)'
 
-def main(argv:list|None=None, # arguments after `uga-fast`; default `sys.argv[1:]`
-        ):
-    "Entry point of the `uga-fast` command"
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv or argv[0] in ('-h', '--help'):
-        print('usage: uga-fast COMMAND [options]   (uga-fast COMMAND --help for its options)\n\ncommands:')
-        for k, f in COMMANDS.items(): print(f'  {k:<8} {f.__doc__}')
-        return 0
-    cmd, rest = argv[0], argv[1:]
-    if cmd not in COMMANDS: raise SystemExit(f"uga-fast: unknown command {cmd!r}; expected one of {', '.join(COMMANDS)}")
-    f = COMMANDS[cmd]
-    kw = _parse(f, rest, cmd)                                         # `--help` answers here, before the library is imported
+def _run(cmd:str, f, kw:dict):
+    "Run command `f(**kw)` as `uga-fast cmd`: the library's errors and a denied write as one line, warnings one line each, lines for bars off a terminal"
     from uga_fast.data import ReIDDataError
     from uga_fast.checkpoint import CheckpointError
     from uga_fast.model import PretrainedWeightsError
     from uga_fast.export import MissingExtraError
-    try: f(**kw)
-    except (ReIDDataError, CheckpointError, PretrainedWeightsError, MissingExtraError) as e: raise SystemExit(f"uga-fast {cmd}: {_message(e)}") from None   # the message is the news
-    except KeyboardInterrupt:
-        resume = " (run the same command with --resume to go on from the last finished epoch)" if cmd == 'train' else ''
-        print(f"\nuga-fast {cmd}: interrupted{resume}", file=sys.stderr); raise SystemExit(130) from None
+    if not (sys.stdout.isatty() or IN_NOTEBOOK): _lines_not_bars()
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda msg, *a, **k: print(f"uga-fast {cmd}: warning: {msg}", file=sys.stderr)   # no source line
+        try: f(**kw)
+        except (ReIDDataError, CheckpointError, PretrainedWeightsError, MissingExtraError) as e: raise SystemExit(f"uga-fast {cmd}: {_message(e)}") from None   # the message is the news
+        except PermissionError as e: raise SystemExit(f"uga-fast {cmd}: {_permission_message(e)}") from None
+        except KeyboardInterrupt:
+            resume = " (run the same command with --resume to go on from the last finished epoch)" if cmd == 'train' else ''
+            print(f"\nuga-fast {cmd}: interrupted{resume}", file=sys.stderr); raise SystemExit(130) from None
+
+def main(argv:list|None=None, # arguments after `uga-fast`; default `sys.argv[1:]`
+        ):
+    "Entry point of the `uga-fast` command"
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv: print(_usage(), file=sys.stderr); return 2              # as argparse does: usage on stderr, exit 2
+    if argv[0] in ('-h', '--help'): print(_usage()); return 0
+    if argv[0] in ('-V', '--version'):
+        from importlib.metadata import version
+        print(f"uga-fast {version('uga_fast')}"); return 0
+    cmd, rest = argv[0], argv[1:]
+    if cmd not in COMMANDS: raise SystemExit(f"uga-fast: unknown command {cmd!r}; expected one of {', '.join(COMMANDS)}")
+    kw = _parse(COMMANDS[cmd], rest, cmd)                             # `--help` answers here, before the library is imported
+    _run(cmd, COMMANDS[cmd], kw)
     return 0
 
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())   # `python -m uga_fast.cli` (accelerate launch -m, torchrun -m)

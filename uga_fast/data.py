@@ -173,7 +173,7 @@ def open_image(path, # an image file
     try: im = _decode(path, 'RGB')
     except Exception as e:
         raise ReIDDataError(f"cannot read image '{path}': {e}. Remove or replace the file; "
-                            "`load_reid(..., verify=True)` lists every unreadable image of a dataset") from e
+                            "`load_reid(..., verify=True)` lists every unreadable image of a dataset (and `uga-fast train --verify`)") from e
     return PILImage(im)
 
 

@@ -12,14 +12,15 @@ __all__ = ['READERS', 'find_layout', 'list_images', 'read_market1501', 'read_duk
 import os, re, json, shutil, tempfile, warnings, hashlib
 from pathlib import Path
 import numpy as np, pandas as pd
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 from fastcore.basics import store_attr, listify, patch
 from fastcore.meta import delegates
 from functools import partial
 from .data import *
 from .data import _err, _under
 from fastcore.xtras import mkdir
-from fastprogress.fastprogress import progress_bar
+import sys
+from fastprogress.fastprogress import progress_bar, IN_NOTEBOOK
 
 # %% ../nbs/09_datasets.ipynb #b6e8f759
 def find_layout(name:str, # dataset name, for error messages
@@ -531,6 +532,7 @@ def _mot_cameras(name, d:Path, tracks:str)->list:
 
 # %% ../nbs/09_datasets.ipynb #f7cd4f94
 _MOT_EXPECT = "frame,id,bb_left,bb_top,bb_width,bb_height,conf,... (7 to 10 numbers, MOTChallenge)"
+_I64_MAX = np.iinfo(np.int64).max
 
 def _at(f, t, bad, why):
     "An error naming `f`, the line of the first row of `t` where `bad` holds, the line itself and `why`"
@@ -538,60 +540,106 @@ def _at(f, t, bad, why):
     _err('mot', f"'{f}' line {r.line}: {r.text!r} {why}" + (f" ({n} such lines)" if n > 1 else ''))
 
 def _read_mot_csv(f:Path)->pd.DataFrame:
-    "The lines of a MOTChallenge CSV, parsed vectorised: line, text, frame, id, left, top, width, height, conf, c8 (class), c9 (visibility), ncols"
+    "The lines of a MOTChallenge CSV, parsed vectorised: line, text, frame_s, id_s (as written), frame, id, left, top, width, height, conf, c8 (class), c9 (visibility), ncols"
     try: s = pd.Series(f.read_text(encoding='utf-8-sig').splitlines(), dtype=object)
     except UnicodeDecodeError as e: _err('mot', f"cannot read '{f}' as text: {e}")
     t = pd.DataFrame(dict(line=np.arange(1, len(s)+1), text=s.str.strip()))
     t = t[t.text != ''].reset_index(drop=True)
     if t.empty: _err('mot', f"'{f}' holds no tracks (expected lines {_MOT_EXPECT})")
-    parts = t.text.str.split(',', expand=True)
+    parts = t.text.str.split(',', expand=True).apply(lambda c: c.str.strip())
     t['ncols'] = parts.notna().sum(axis=1).to_numpy()
-    vals = parts.apply(lambda c: pd.to_numeric(c.str.strip(), errors='coerce')).to_numpy(float)
+    vals = parts.apply(lambda c: pd.to_numeric(c, errors='coerce')).to_numpy(float)
     bad = ((t.ncols < 7) | (t.ncols > 10)).to_numpy() | np.isnan(np.where(parts.notna().to_numpy(), vals, 0)).any(1)
     if bad.any(): _at(f, t, bad, f"is not a MOTChallenge line (expected {_MOT_EXPECT})")
     vals = np.pad(vals, ((0, 0), (0, max(0, 10 - vals.shape[1]))), constant_values=np.nan)
+    t['frame_s'], t['id_s'] = parts[0], parts[1]
     for i, c in enumerate(['frame', 'id', 'left', 'top', 'width', 'height', 'conf', 'c8', 'c9']): t[c] = vals[:, i]
     return t
 
-def _check_mot_rows(f:Path, t:pd.DataFrame):
-    "Errors naming the file and line of a frame or id that is not a whole number, a box of size <= 0, a (frame, id) given twice"
+def _exact_ints(s:pd.Series)->tuple:
+    "The number strings `s` as exact int64, and which of them are whole numbers that fit: '7', '007', '+7', '7.0' at any size; '7e3' below 2**53"
+    m = s.str.extract(r'^([+-]?)0*(\d*?)(?:\.0*)?$')                   # sign, and the digits less leading zeros
+    dig = m[1].where(m[1] != '', '0')
+    plain = (m[1].notna() & ((dig.str.len() < 19) | ((dig.str.len() == 19) & (dig <= str(_I64_MAX))))).to_numpy()
+    v = dig.where(plain, '0').astype(np.int64).to_numpy() * np.where(m[0] == '-', -1, 1)
+    x = pd.to_numeric(s.where(~plain), errors='coerce').to_numpy(float)  # float notation: exact below 2**53 only
+    fl = np.isfinite(x) & (np.abs(x) < 2**53) & (np.floor(x) == x)
+    return np.where(plain, v, np.where(fl, x, 0).astype(np.int64)), plain | fl
+
+def _check_mot_rows(f:Path, t:pd.DataFrame)->pd.DataFrame:
+    "`t` with exact int64 frames and ids; errors naming the file and line of a frame or id that is not a whole number of int64, a box not finite or of size <= 0, a (frame, id) given twice"
     if t.ncols.nunique() > 1: _at(f, t, (t.ncols != t.ncols.iloc[0]).to_numpy(), f"has {t.ncols[t.ncols != t.ncols.iloc[0]].iloc[0]} fields, line {t.line.iloc[0]} has {t.ncols.iloc[0]}: every line needs the same columns")
-    frame_ok = (t.frame >= 1) & (t.frame == t.frame.round())
-    if not frame_ok.all(): _at(f, t, ~frame_ok, "names frame {:g}: frames are whole numbers from 1 (MOTChallenge numbers them 000001, 000002, ...)".format(t.frame[~frame_ok].iloc[0]))
-    if (t.id == -1).all(): _err('mot', f"'{f}': every id is -1: a detections file (det.txt), not tracks; run a tracker on it first")
-    ids_ok = (t.id >= 0) & (t.id == t.id.round())
-    if not ids_ok.all(): _at(f, t, ~ids_ok, "has track id {:g}: ids are whole numbers >= 0".format(t.id[~ids_ok].iloc[0]))
+    (frame, fok), (tid, iok) = _exact_ints(t.frame_s), _exact_ints(t.id_s)
+    t = t.assign(frame=frame, id=tid)
+    frame_ok = fok & (frame >= 1)
+    if not frame_ok.all(): _at(f, t, ~frame_ok, f"names frame {t.frame_s[~frame_ok].iloc[0]}: frames are whole numbers from 1 to {_I64_MAX} (MOTChallenge numbers them 000001, 000002, ...)")
+    if (iok & (tid == -1)).all(): _err('mot', f"'{f}': every id is -1: a detections file (det.txt), not tracks; run a tracker on it first")
+    ids_ok = iok & (tid >= 0)
+    if not ids_ok.all(): _at(f, t, ~ids_ok, f"has track id {t.id_s[~ids_ok].iloc[0]}: ids are whole numbers from 0 to {_I64_MAX}")
+    box = t[['left', 'top', 'width', 'height']]
+    fin = np.isfinite(box.to_numpy())
+    if not fin.all():
+        r = np.flatnonzero(~fin.all(1))[0]; c = np.flatnonzero(~fin[r])[0]
+        _at(f, t, ~fin.all(1), f"has bb_{box.columns[c]} {box.iat[r, c]:g}: bb_left, bb_top, bb_width and bb_height are finite numbers (pixels)")
     size_ok = (t.width > 0) & (t.height > 0)
     if not size_ok.all(): _at(f, t, ~size_ok, "has a box of width {:g} and height {:g}: both must be > 0".format(*t[~size_ok][['width', 'height']].iloc[0]))
     dup = t.duplicated(['frame', 'id'])
     if dup.any():
         r = t[dup].iloc[0]; first = t[(t.frame == r.frame) & (t.id == r.id)].line.iloc[0]
-        _at(f, t, dup.to_numpy(), f"gives track {r.id:g} in frame {r.frame:g} again (first on line {first}): one box per track and frame")
+        _at(f, t, dup.to_numpy(), f"gives track {r.id_s} in frame {r.frame_s} again (first on line {first}): one box per track and frame")
+    return t
 
 # %% ../nbs/09_datasets.ipynb #dac0251b
+def _frame_error(path, e:Exception):
+    "A one-line `ReIDDataError` for the frame `path` that PIL cannot read (`e`: PIL's error), its traceback left out"
+    why = 'not an image file PIL can identify' if isinstance(e, UnidentifiedImageError) else (str(e).splitlines() or [type(e).__name__])[0]
+    return ReIDDataError(f"mot: cannot read frame '{path}': {why}; expected an image file PIL decodes whole, like the camera's other frames: "
+                         "replace it, or extract the camera's frames again")
+
+_PIL_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)   # what PIL raises for a file it cannot read
+
+def _frame_size(path)->tuple:
+    "(W, H) of the frame `path`, from its header; a clear error if PIL cannot read it"
+    try:
+        with Image.open(path) as im: return im.size
+    except _PIL_ERRORS as e: raise _frame_error(path, e) from None
+
+def _read_frame(path)->np.ndarray:
+    "The pixels of the frame `path`, RGB, as stored (no EXIF turn: the boxes are in these pixels); a clear error if PIL cannot read it"
+    try:
+        with Image.open(path) as im: return np.asarray(im.convert('RGB'))
+    except _PIL_ERRORS as e: raise _frame_error(path, e) from None
+
 def _frame_files(img1:Path, skipped:dict)->tuple:
-    "frame number -> path of the frames in `img1` (names are the frame number: 000001.jpg), and their (W, H)"
+    "frame number -> path of the frames in `img1` (names are the frame number: 000001.jpg), in order, and the first one's (W, H)"
     fs = pd.Series(list_images(img1, skipped), dtype=object)
     if fs.empty: _err('mot', f"'{img1}' holds no frames (expected {img1}/000001.jpg, 000002.jpg, ...)")
     num = fs.map(lambda p: os.path.splitext(os.path.basename(p))[0])
     ok = num.str.fullmatch(r'\d+')
     _skip(skipped, 'images not named by a frame number', fs[~ok].tolist())
-    frames = pd.Series(fs[ok].to_numpy(), index=num[ok].astype(int).to_numpy())
+    frames = pd.Series(fs[ok].to_numpy(), index=num[ok].astype(int).to_numpy()).sort_index()
     if frames.index.duplicated().any():
         n = frames.index[frames.index.duplicated()][0]
         _err('mot', f"'{img1}' holds frame {n} twice: {_some(frames[n].tolist())}; keep one")
-    with Image.open(frames.iloc[0]) as im: return frames, im.size
+    return frames, _frame_size(frames.iloc[0])
+
+def _frame_name(frames:pd.Series, n:int)->str:
+    "The file name frame `n` would have among `frames`: the first frame's extension and zero padding (000099.png)"
+    stem, ext = os.path.splitext(os.path.basename(frames.iloc[0]))
+    return f"{n:0{len(stem) if stem.startswith('0') else 1}d}{ext}"
 
 def _camera_boxes(cam, img1, f, is_gt, skipped)->pd.DataFrame:
     "The checked rows of tracks file `f` with the frame's path and the box in 0-based pixels, clipped to the frame: x0, y0, x1, y1"
-    t = _read_mot_csv(f); _check_mot_rows(f, t)
+    t = _check_mot_rows(f, _read_mot_csv(f))
     frames, (W, H) = _frame_files(img1, skipped)
-    t = t.assign(cam=cam, file=str(f), is_gt=is_gt, frame=t.frame.astype(int), id=t.id.astype(int))
+    t = t.assign(cam=cam, file=str(f), is_gt=is_gt)
     missing = ~t.frame.isin(frames.index)
-    if missing.any(): _at(f, t, missing.to_numpy(), f"names frame {t.frame[missing].iloc[0]} but '{img1}' has no such frame (expected '{img1/f'{t.frame[missing].iloc[0]:06d}.jpg'}'; it has frames {frames.index.min()}..{frames.index.max()})")
+    if missing.any():
+        n = t.frame[missing].iloc[0]
+        _at(f, t, missing.to_numpy(), f"names frame {n} but '{img1}' has no such frame (expected '{img1/_frame_name(frames, n)}'; it has frames {frames.index.min()}..{frames.index.max()})")
     t['path'], t['W'], t['H'] = frames.reindex(t.frame).to_numpy(), W, H
-    rnd = lambda v: np.floor(v + 0.5).astype(int)          # MOTChallenge pixels are 1-based: bb_left = 1 is the first column
-    x0, y0 = rnd(t.left - 1), rnd(t.top - 1)
+    rnd = lambda v: np.floor(v.clip(-2**31, 2**31) + 0.5).astype(np.int64)   # clipped first: a box of 1e300 px stays a number
+    x0, y0 = rnd(t.left - 1), rnd(t.top - 1)                # MOTChallenge pixels are 1-based: bb_left = 1 is the first column
     t['x0'], t['x1'] = x0.clip(0, W), (x0 + rnd(t.width)).clip(0, W)
     t['y0'], t['y1'] = y0.clip(0, H), (y0 + rnd(t.height)).clip(0, H)
     out = (t.x1 <= t.x0) | (t.y1 <= t.y0)
@@ -619,8 +667,9 @@ def _box_filters(t, min_conf, min_height, dropped)->pd.DataFrame:
 def _tracklets(t, max_gap, min_len, max_frames, dropped, notes)->pd.DataFrame:
     "Tracks split at gaps of more than `max_gap` frames, those shorter than `min_len` dropped, the rest thinned to `max_frames`"
     t = t.sort_values(['cam', 'id', 'frame'], ignore_index=True)
-    new_track = (t.cam != t.cam.shift()) | (t.id != t.id.shift())
-    cut = new_track | ((t.frame - t.frame.shift() - 1 > max_gap) if max_gap is not None else False)
+    c, i, fr = (t[k].to_numpy() for k in ('cam', 'id', 'frame'))     # numpy, not `shift`: it turns int64 ids into inexact floats
+    new_track = np.r_[True, (c[1:] != c[:-1]) | (i[1:] != i[:-1])]
+    cut = new_track | (np.r_[0, fr[1:] - fr[:-1] - 1] > max_gap if max_gap is not None else False)
     t['piece'] = cut.cumsum() - 1
     t['part'] = t.piece - t.groupby(['cam', 'id']).piece.transform('min')
     if (t.part > 0).any(): notes.append(f"{t[t.part > 0].drop_duplicates(['cam', 'id']).shape[0]} tracks split at gaps of more than {max_gap} frames, "
@@ -637,28 +686,60 @@ def _tracklets(t, max_gap, min_len, max_frames, dropped, notes)->pd.DataFrame:
     return t.reset_index(drop=True)
 
 # %% ../nbs/09_datasets.ipynb #4f5221b1
+def _hash(o)->str: return hashlib.sha1(json.dumps(o).encode()).hexdigest()[:12]
+
+def _stamp(p)->list|None:
+    "Size and modification time (ns) of the file `p`; None if there is none"
+    try: s = os.stat(p); return [s.st_size, s.st_mtime_ns]
+    except FileNotFoundError: return None
+
+def _scene_stamp(cams:list)->str:
+    "A hash of every file the crops may be cut from: name, size and mtime_ns of each camera's frames, results and gt.txt (one `stat` each)"
+    def frames(img1):
+        with os.scandir(img1) as it: return sorted([e.name, e.stat().st_size, e.stat().st_mtime_ns] for e in it if e.is_file())
+    return _hash([_MOT_VERSION] + [[c, frames(i), _stamp(i.parent/f'{i.parent.name}.txt'), _stamp(i.parent/'gt'/'gt.txt')] for c, i, _, _ in cams])
+
 def _crop_cache(d:Path, cams:list, opts:dict)->Path:
-    "The crop folder for these tracks files and options: `d/.uga_crops/<key>`, or under `uga_home()` if `d` is not writable"
-    stat = lambda p: [p.stat().st_size, p.stat().st_mtime_ns]
-    key = json.dumps(dict(v=_MOT_VERSION, opts=opts, cams=[[c, str(f.relative_to(d)), *stat(f), stat(i)[1]] for c, i, f, _ in cams]))
-    key = hashlib.sha1(key.encode()).hexdigest()[:16]
+    "The crop folder for these files and options: `d/.uga_crops/<files>-<options>`, or under `uga_home()` if `d` is not writable"
+    key = f"{_scene_stamp(cams)}-{_hash([opts, [str(f.relative_to(d)) for _, _, f, _ in cams]])}"
     if os.access(d, os.W_OK): return d/'.uga_crops'/key
     return uga_home()/'mot_crops'/hashlib.sha1(str(d.absolute()).encode()).hexdigest()[:16]/key
 
+def _drop_stale(out:Path, cams:list):
+    "Remove the finished copies beside `out` whose files have changed since they were cut (their `<files>` key part is not the files' now)"
+    now = _scene_stamp(cams)
+    for o in out.parent.iterdir():
+        if o != out and not o.name.startswith('.') and o.name.split('-')[0] != now and (o/'mot.json').exists():
+            shutil.rmtree(o, ignore_errors=True)
+
+def _new_dir(parent:Path, prefix:str)->Path:
+    "A new empty folder `parent/<prefix><random>`, with the user's umask (`tempfile.mkdtemp` makes it 0700)"
+    while True:
+        p = parent/f"{prefix}{os.urandom(6).hex()}"
+        try: p.mkdir(); return p
+        except FileExistsError: pass
+
+def _bar(items:list):
+    "A progress bar over `items` in a notebook or a terminal; `items` as they are in a log file (fastprogress would write `\\r` bars there)"
+    return progress_bar(items, leave=False) if IN_NOTEBOOK or sys.stdout.isatty() else items
+
 def _write_crops(t:pd.DataFrame, out:Path, meta:dict):
-    "Crop every box of `t` into `out/<path>`: each frame opened once, all its boxes cut from it (a progress bar meanwhile)"
-    tmp = Path(tempfile.mkdtemp(prefix='.writing-', dir=mkdir(out.parent, parents=True, exist_ok=True)))
-    for d in t.crop.map(lambda p: os.path.dirname(p)).unique(): (tmp/d).mkdir(parents=True, exist_ok=True)
-    for path, b in progress_bar(list(t.groupby('path', sort=True)), leave=False):
-        with Image.open(path) as im: a = np.asarray(im.convert('RGB'))
-        if a.shape[:2] != (b.H.iloc[0], b.W.iloc[0]):
-            _err('mot', f"frame '{path}' is {a.shape[1]}x{a.shape[0]}, its camera's first frame {b.W.iloc[0]}x{b.H.iloc[0]}: a camera's frames must share one size")
-        for crop, x0, y0, x1, y1 in zip(b.crop, b.x0, b.y0, b.x1, b.y1):
-            Image.fromarray(a[y0:y1, x0:x1]).save(tmp/crop, compress_level=1)
-    (tmp/'tracklets.csv').write_text(t[['crop', 'cam', 'key']].to_csv(index=False))
-    (tmp/'mot.json').write_text(json.dumps(meta, indent=1))              # written last: the folder is complete
-    if out.exists(): shutil.rmtree(out)
-    tmp.rename(out)
+    "Crop every box of `t` into `out/<path>`: each frame opened once, all its boxes cut from it (a progress bar meanwhile); on failure nothing is left"
+    tmp = _new_dir(mkdir(out.parent, parents=True, exist_ok=True), '.writing-')
+    try:
+        for d in t.crop.map(lambda p: os.path.dirname(p)).unique(): (tmp/d).mkdir(parents=True, exist_ok=True)
+        for path, b in _bar(list(t.groupby('path', sort=True))):
+            a = _read_frame(path)
+            if a.shape[:2] != (b.H.iloc[0], b.W.iloc[0]):
+                _err('mot', f"frame '{path}' is {a.shape[1]}x{a.shape[0]}, its camera's first frame {b.W.iloc[0]}x{b.H.iloc[0]}: a camera's frames must share one size")
+            for crop, x0, y0, x1, y1 in zip(b.crop, b.x0, b.y0, b.x1, b.y1):
+                Image.fromarray(a[y0:y1, x0:x1]).save(tmp/crop, compress_level=1)
+        (tmp/'tracklets.csv').write_text(t[['crop', 'cam', 'key']].to_csv(index=False))
+        (tmp/'mot.json').write_text(json.dumps(meta, indent=1))              # written last: the folder is complete
+        if out.exists(): shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True); raise
 
 def _mot_table(d, cams, opts, skipped)->tuple:
     "The crops to write (crop path, frame path, box, cam, tracklet key) and what the filters dropped, from the tracks files"
@@ -666,7 +747,7 @@ def _mot_table(d, cams, opts, skipped)->tuple:
     n_tracks, dropped, notes = len(t.drop_duplicates(['cam', 'id'])), {}, []
     t = _box_filters(t, opts['min_conf'], opts['min_height'], dropped)
     t = _tracklets(t, opts['max_gap'], opts['min_len'], opts['max_frames'], dropped, notes)
-    if t.empty: _err('mot', f"'{d}': the filters leave no tracklet of the {n_tracks} tracks (dropped: {dropped}); loosen min_len, min_height or min_conf")
+    if t.empty: _err('mot', f"'{d}': the filters leave no tracklet of the {n_tracks} tracks (dropped: {dropped}); loosen min_len, min_height or min_conf (uga-fast: --min-len, --min-height, --min-conf)")
     t['key'] = t.cam + '/' + t.id.map('{:06d}'.format) + np.where(t.part > 0, '_' + t.part.astype(str), '')
     t['crop'] = t.key + '/' + t.frame.map('{:06d}.png'.format)
     files = ', '.join(f"{f.relative_to(d)}" for _, _, f, _ in cams)
@@ -682,14 +763,14 @@ def read_mot(root, # a folder of camera folders `<camera>/img1/` with `<camera>/
              max_gap:int|None=None, # a track is cut in two where more than this many frames are missing; None: never
              seed:int=0, # seeds the pseudo-label numbering
             )->ReIDData:
-    "A multi-object tracker's output (MOTChallenge layout) as training tracklets of crops, cut once into a cache; optional `query/`, `gallery/`"
+    "A tracker's output (MOTChallenge layout) as training tracklets of crops, cut once into a cache (each new copy deletes those of files changed since); optional `query/`, `gallery/`"
     d = Path(root).expanduser()
     if not d.is_dir(): _err('mot', f"root '{d}' is not a folder")
     cams, opts = _mot_cameras('mot', d, tracks), dict(min_len=min_len, min_height=min_height, min_conf=min_conf, max_frames=max_frames, max_gap=max_gap)
     out = _crop_cache(d, cams, opts)
     if not (out/'mot.json').exists():
         t, meta = _mot_table(d, cams, opts, {})
-        _write_crops(t, out, meta)
+        _write_crops(t, out, meta); _drop_stale(out, cams)
     meta, tr = json.loads((out/'mot.json').read_text()), pd.read_csv(out/'tracklets.csv', dtype=str)
     tr = pd.DataFrame(dict(path=[str(out/p) for p in tr.crop], cam=tr.cam, key=tr.key, pid=-1))
     dropped, notes = meta['dropped'], meta['notes'] + [f"crops cached in '{_under(out, d)}'"]
