@@ -24,6 +24,10 @@ def test_every_command_documents_every_option(tmp_path):
         r = run(name, '--help', tmp_path=tmp_path)
         assert r.returncode == 0, r.stderr
         for p in inspect.signature(f).parameters: assert p.replace('_', '-') in r.stdout, (name, p)
+        if name == 'train':                                                # --data names every reader
+            from uga_fast.datasets import READERS
+            data = ' '.join(re.search(r'--data \(str\)(.*?)--root', r.stdout.split('options:')[1], re.S).group(1).split())
+            assert all(k in data for k in READERS), data
 
 TINY = ['--arch', 'resnet10t', '--emb-dim', '32', '--bs', '12', '--height', '32', '--width', '16', '--num-workers', '0', '--device', 'cpu']
 
