@@ -229,9 +229,10 @@ def train(data:str='', # dataset (required): market1501, dukemtmc, msmt17, cuhk0
     ds = _load_data(data, root, seed, split, **kwargs)        # bad data fails here, before --out is touched
     if main_proc: print(ds.summary())
     _check_stages(ds, intra_epochs, inter_epochs)
+    weights = _pretrained(pretrained, arch, (height, width))      # a misspelt --pretrained, too, fails before --out is made
     out = _out_dir(out)
     with _one_writer(out) if main_proc else nullcontext():
-        learn = _learner(ds, arch, _pretrained(pretrained, arch, (height, width)), head, emb_dim, bs, height, width, lam, k, symmetric,
+        learn = _learner(ds, arch, weights, head, emb_dim, bs, height, width, lam, k, symmetric,
                          num_workers, device, seed, lam_q, precision=precision, compile=compile, wd=wd, cvg_from=cvg_from, centre_cams=centre_cams)
         learn.path, learn.model_dir = out, 'models'
         metrics = dict(args=args | dict(root=str(root), pretrained=str(pretrained), lam=lam, scale=scale, intra_lr=intra_lr, inter_lr=inter_lr,
