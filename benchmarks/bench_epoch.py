@@ -160,7 +160,7 @@ def main():
     root = write_synthetic(root, n_ids=a.n_ids, n_test_ids=20, n_cams=6, size=(a.height, a.width), frames=(2, 6), seed=0)
     data = load_reid('folder', root, seed=0)
     dls = ReIDDataLoaders.from_reid(data, bs=a.bs, size=(a.height, a.width), seed=0, num_workers=a.num_workers, device=a.device)
-    print(f"data: {len(data.train):,} training images in {len(dls.tracklet_cam):,} tracklets, 6 cameras, {a.height}x{a.width}; "
+    print(f"data: {len(data.train):,} training images in {len(dls.node_cam):,} tracklets, 6 cameras, {a.height}x{a.width}; "
           f"{len(dls.train)} training batches of {a.bs}, {len(dls.valid.dataset)} validation images; {a.arch} from scratch, "
           f"{a.epochs} + {a.epochs} epochs per mode" + (f", {a.batches} training batches of each" if a.batches else ''))
     work = Path(tempfile.mkdtemp(prefix='bench_epoch_'))

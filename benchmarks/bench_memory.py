@@ -28,7 +28,7 @@ from pathlib import Path
 SIZE = dict(n_ids=920, n_test_ids=100, n_cams=6, size=(64, 32), frames=(2, 6), seed=0)   # ≈ Market-1501's training split
 
 # --control: the library as it was before issue 14, with `LossAsFloat` (the fix) switched off
-CONTROL = 'from uga_fast.learner import LossAsFloat\nLossAsFloat.after_batch = lambda self: None\n'
+CONTROL = 'from uga_fast.callbacks import LossAsFloat\nLossAsFloat.after_batch = lambda self: None\n'
 MAIN = 'import sys\nfrom uga_fast.cli import main\nsys.exit(main(sys.argv[1:]))\n'
 BASELINE = '''
 import sys, warnings

@@ -62,7 +62,7 @@ class OracleCVG(CVGUpdate):
     def update(self):
         x, w, c = self.nodes()
         dls = self.learn.dls
-        pid, cam = torch.as_tensor(dls.tracklet_pid), dls.tracklet_cam
+        pid, cam = torch.as_tensor(dls.tracklet_pid), dls.node_cam
         i, j = ((pid[:, None] == pid[None]) & (cam[:, None] != cam[None]) & (pid[:, None] >= 0)).nonzero().t()
         x, ar = F.normalize(x, dim=1), torch.arange(len(x))
         W = torch.sparse_coo_tensor(torch.stack([torch.cat([ar, i]), torch.cat([ar, j])]),
@@ -102,8 +102,8 @@ def recall_at(learn, kw:dict, p0:float)->float:
     "Recall of the graph on the stage's final node features at the best λ whose precision is at least `p0`"
     from_w, centre = kw.get('cvg_from', learn.cvg_from) == 'weights', kw.get('centre_cams', learn.centre_cams)
     x = learn.model.classifier.weight.detach() if from_w else current_centroids(learn)
-    if centre: x = centre_cameras(x, learn.dls.tracklet_cam)
-    sw = lambda_sweep(x, learn.dls.tracklet_cam, learn.dls.tracklet_pid, lams=np.arange(-0.2, 0.991, 0.01).round(2))
+    if centre: x = centre_cameras(x, learn.dls.node_cam)
+    sw = lambda_sweep(x, learn.dls.node_cam, learn.dls.tracklet_pid, lams=np.arange(-0.2, 0.991, 0.01).round(2))
     ok = sw[sw.symmetric & (sw.precision >= p0 - 1e-9)]
     return float(ok.recall.max()) if len(ok) else 0.
 
@@ -126,7 +126,7 @@ def one_seed(seed, variants, a):
         learn.reseed(seed)                      # after the sweep of 'best', which draws from torch's generator too
         if v == 'intra+': learn.fit_intra(a.inter_epochs, lr=a.inter_lr, checkpoint=False); row(v); continue
         learn.fit_inter(a.inter_epochs, lr=a.inter_lr, checkpoint=False, cbs=cbs, **kw)
-        h = learn.cvg_stats()
+        h = learn.cvg_rebuilds()
         if a.log: print(f"seed {seed}, {v}: the graph at every rebuild\n{h.round(3).to_string()}", flush=True)
         row(v, **inter_row(learn, v, h, kw))
     return rows

@@ -126,7 +126,7 @@ def train_rows(dls, cfg, dev):
     from uga_fast.learner import UGALearner
     H, W = cfg.size
     xb = torch.randn(cfg.bs, 3, H, W, device=dev)
-    yb = torch.randint(0, len(dls.tracklet_cam), (cfg.bs,), device=dev)
+    yb = torch.randint(0, len(dls.node_cam), (cfg.bs,), device=dev)
     amp = 'bf16' if dev.type != 'cuda' or torch.cuda.is_bf16_supported(including_emulation=False) else 'fp16'
     settings = [('train fp32', dict(precision='fp32', channels_last=False)),
                 (f'train amp-{amp}', dict(precision=amp, channels_last=False)),
@@ -199,7 +199,7 @@ def cvg_row(cfg, dev):
     g = torch.Generator().manual_seed(0)
     n, d = cfg.cvg_size
     feats = torch.nn.functional.normalize(torch.randn(n, d, generator=g), dim=1).to(dev)
-    cams = torch.randint(0, 15, (n,), generator=g)                   # on the CPU, as `CVGUpdate` passes `dls.tracklet_cam`
+    cams = torch.randint(0, 15, (n,), generator=g)                   # on the CPU, as `CVGUpdate` passes `dls.node_cam`
     peak_reset(dev); t = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')                         # random nodes: build_cvg warns of a graph without edges
@@ -221,9 +221,9 @@ def stages_row(data, cfg, dev):
         n_steps = _Batch.n_train
     secs = time.perf_counter() - t
     losses = np.concatenate([learn.history[s][['train_loss', 'valid_loss']].to_numpy().ravel() for s in ('intra', 'inter')])
-    ok = bool(np.isfinite(losses).all()) and learn.cvg is not None and len(learn.cvg_stats()) > 0
-    row('two-stage run', secs, 's', peak_gb(dev), f"{'ok' if ok else 'FAILED'}: {cfg.epochs}+{cfg.epochs} epochs, {len(learn.cvg_stats())} graphs, "
-        f"{learn.cvg_stats().edges.iloc[-1] if len(learn.cvg_stats()) else 0} edges, precision {learn.precision}, channels_last {learn.channels_last}")
+    ok = bool(np.isfinite(losses).all()) and learn.cvg is not None and len(learn.cvg_rebuilds()) > 0
+    row('two-stage run', secs, 's', peak_gb(dev), f"{'ok' if ok else 'FAILED'}: {cfg.epochs}+{cfg.epochs} epochs, {len(learn.cvg_rebuilds())} graphs, "
+        f"{learn.cvg_rebuilds().edges.iloc[-1] if len(learn.cvg_rebuilds()) else 0} edges, precision {learn.precision}, channels_last {learn.channels_last}")
     ours = [c for c in calls if c['training'] and c['uga']]           # CUDA: every sync; CPU: the explicit calls, listed below
     syncs = [c for c in ours if c.get('device') != 'cpu']               # a call on a CPU tensor moves nothing
     kind = 'CUDA syncs (sync debug mode)' if dev.type == 'cuda' else 'calls on device tensors'

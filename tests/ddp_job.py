@@ -27,7 +27,7 @@ def main(out):
         with learn.distrib_ctx(cpu=True): learn.fit_inter(1, lr=1e-3, lam=0.2, cbs=log)
     W = learn.cvg.coalesce()
     torch.save(dict(rank=rank_distrib(), world=num_distrib(), start=start, final=learn.model.state_dict(), n_batches=len(intra_batches),
-                    targets=torch.stack(intra_batches), cam=dls.tracklet_cam, graph=(W.indices(), W.values(), list(W.shape)),
-                    history=learn.cvg_stats().to_dict('list')), f'{out}/rank{rank_distrib()}.pth')
+                    targets=torch.stack(intra_batches), cam=dls.node_cam, graph=(W.indices(), W.values(), list(W.shape)),
+                    history=learn.cvg_rebuilds().to_dict('list')), f'{out}/rank{rank_distrib()}.pth')
 
 if __name__ == '__main__': main(sys.argv[1])

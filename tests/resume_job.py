@@ -27,7 +27,7 @@ def main(out, stage=None, epoch=0, it=0):
         learn.fit_inter(3, lr=1e-3, lam=0.2, update_per='iter', update_every=3, resume=True, cbs=kill('inter'))
     torch.save(learn.model.state_dict(), f'{out}/final.pth')
     hist = {k: v.drop(columns='time').to_dict('list') for k, v in learn.history.items()}   # the epoch tables, less their wall-clock seconds
-    cvg = learn.cvg_stats()
+    cvg = learn.cvg_rebuilds()
     hist['cvg'] = cvg.astype(object).where(cvg.notna(), None).to_dict('list')                 # and every graph rebuild (None: not measured)
     with open(f'{out}/history.json', 'w') as f: json.dump(hist, f)
     print('n_iter', len(dls.train))

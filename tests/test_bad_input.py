@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np, pytest
 from PIL import Image, ImageFile
 
-from uga_fast.data import ReIDData, ReIDDataError, open_image
+from uga_fast.core import ReIDDataError
+from uga_fast.data import ReIDData, open_image
 from uga_fast.datasets import load_reid
 from uga_fast.test_utils import make_mini
 

@@ -40,7 +40,6 @@ def world(tmp_path_factory):
 def ref_learner(d:Path):
     "A UGALearner with the run's weights, built in this process: the features `learn.embed` gives"
     import pandas as pd
-    import uga_fast.metrics
     from uga_fast.data import ReIDData, EVAL_COLS
     from uga_fast.sampler import ReIDDataLoaders
     from uga_fast.learner import UGALearner

@@ -52,8 +52,8 @@ def test_same_graph_as_one_process(ranks):
     dls = ReIDDataLoaders.from_reid(data, bs=12, size=(32, 16), pad=2, device='cpu')
     model = UGAModel(dls.n_tracklets, arch='resnet10t', pretrained=False, emb_dim=32)
     model.load_state_dict(ranks[0]['start'])
-    c = tracklet_centroids(model, dls.train_eval_dl, data.train.tracklet.to_numpy(), n=len(dls.tracklet_cam))
-    W = build_cvg(centre_cameras(c, dls.tracklet_cam), dls.tracklet_cam, lam=0.2).coalesce()   # the default graph: centroids, camera-centred
+    c = tracklet_centroids(model, dls.train_eval_dl, data.train.tracklet.to_numpy(), n=len(dls.node_cam))
+    W = build_cvg(centre_cameras(c, dls.node_cam), dls.node_cam, lam=0.2).coalesce()   # the default graph: centroids, camera-centred
     idx, val, size = ranks[0]['graph']
     assert list(W.shape) == size
     assert torch.equal(W.indices(), idx)

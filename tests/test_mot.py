@@ -3,7 +3,7 @@ import os, shutil, stat
 from pathlib import Path
 import numpy as np, pytest
 from PIL import Image
-from uga_fast.data import ReIDDataError
+from uga_fast.core import ReIDDataError
 from uga_fast.synthetic import write_mot_scene
 from uga_fast.datasets import load_reid, read_mot
 
@@ -27,7 +27,7 @@ def test_read_only_root_caches_under_uga_home(scene, tmp_path, monkeypatch):
 def test_trains_without_query_gallery_and_evaluate_says_so(scene):
     from uga_fast.sampler import ReIDDataLoaders
     from uga_fast.learner import UGALearner
-    import uga_fast.metrics, fastai.callback.progress
+    import fastai.callback.progress
     data = read_mot(scene[0], min_height=20)
     assert data.query.empty and 'no query/gallery: nothing to evaluate on' in data.summary()
     dls = ReIDDataLoaders.from_reid(data, bs=12, size=(32, 16), device='cpu')

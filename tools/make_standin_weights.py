@@ -5,7 +5,7 @@
 
 It trains `synthetic_weights()` with its default settings (seeded: resnet10t, 8 epochs on the 12-camera synthetic world of
 seed 1, at 64x32), stores the body in half precision under `uga_fast/weights/` and prints the file's sha256. Put that hash
-in `STANDIN_SHIPPED` (nbs/10_demo.ipynb), then run `nbdev-export`. Run it again whenever `STANDIN_VERSION` is raised.
+in `STANDIN_SHIPPED` (nbs/12_demo.ipynb), then run `nbdev-export`. Run it again whenever `STANDIN_VERSION` is raised.
 """
 import hashlib, tempfile, time
 from pathlib import Path

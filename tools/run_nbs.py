@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Execute notebooks in place through a real Jupyter kernel, so that their stored outputs are what Jupyter shows.
 
-    python tools/run_nbs.py nbs/06_learner.ipynb [more notebooks] [--all] [--also TEXT]
+    python tools/run_nbs.py nbs/11_learner.ipynb [more notebooks] [--all] [--also TEXT]
 
 fastai's progress bars render as HTML tables (never console text), figures are stored as images, and `nbdev-clean` then
 strips the metadata. Cells flagged `#| slow`, `#| gpu` or `#| data` keep the outputs they have unless `--all` is given (they take

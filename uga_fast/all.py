@@ -1,4 +1,4 @@
-"""`from uga_fast.all import *` brings the public API of the library.
+"""`from uga_fast.all import *` brings what a user calls or extends: the method, its data and its evaluation.
 
 Docs: https://uga-fast.github.io/uga_fast/all.html.md"""
 
@@ -8,20 +8,24 @@ Docs: https://uga-fast.github.io/uga_fast/all.html.md"""
 __all__ = []
 
 # %% ../nbs/99_all.ipynb #7315b4d6
-from . import data, sampler, distributed, model, graph, loss, callbacks, checkpoint, learner, metrics, export, datasets
-from .data import *
-from .sampler import *
-from .distributed import *
-from .model import *
-from .graph import *
-from .loss import *
-from .callbacks import *
-from .checkpoint import *
-from .learner import *
-from .metrics import *
-from .export import *
-from .datasets import *
-from .synthetic import SyntheticWorld, write_synthetic
+from .core import UGAError, ReIDDataError
+from .data import ReIDData, open_image, read_image, assign_pseudo_labels
+from .synthetic import SyntheticWorld, write_synthetic, write_mot_scene
+from .datasets import (load_reid, read_market1501, read_dukemtmc, read_msmt17, read_cuhk03, read_mars, read_prid2011,
+                       read_ilidsvid, read_folder, read_synthetic, read_mot)
+from .noise import simulate_tracklet_noise
+from .sampler import ReIDDataLoaders, CameraBalancedDL, ReadImage, ResizeBatch, FlipPadCrop, RandomErase
+from .model import UGAModel, MultiBranchClassifier, create_timm_body, embedding_block, PretrainedWeightsError
+from .graph import (build_cvg, cross_camera_knn, cvg_stats, cvg_misses, centre_cameras, cvg_null, cvg_lambda, lambda_sweep,
+                    plot_lambda_sweep, plot_cvg_null)
+from .loss import IntraCameraLoss, CrossCameraLoss
+from .callbacks import (tracklet_centroids, current_centroids, CentroidSwap, UseCrossCameraLoss, CVGUpdate, StopOnNaN, NaNLossError,
+                        EpochTimes, LossAsFloat, ProgressLines, DeviceMixedPrecision, ChannelsLastBatch, CrossCameraLossCallback)
+from .checkpoint import TrainingCheckpoint, CheckpointError, load_checkpoint
+from .metrics import (evaluate_rank, distance_matrix, evaluate_features, pool_tracklets, evaluate_video, mean_over_splits,
+                      rank_summary, pair_similarity)
+from .rerank import re_ranking
+from .learner import UGALearner, intra_accuracy, step_schedule
+from .export import FeatureExtractor, OnnxFile, run_onnx, MissingExtraError
 from .demo import synthetic_weights
-__all__ = [n for m in (data, sampler, distributed, model, graph, loss, callbacks, checkpoint, learner, metrics, export, datasets)
-           for n in m.__all__] + ['SyntheticWorld', 'write_synthetic', 'synthetic_weights']
+__all__ = [n for n in dir() if not n.startswith('_')]
