@@ -1,4 +1,5 @@
-"The notebooks as a reader of the doc site sees them: clean stored outputs, and a `show_doc` for every public name"
+"""The notebooks as a reader of the doc site sees them: clean stored outputs, no sentence cut off by a hidden cell, figures sized for a page,
+signatures as fastai shows its own. (Where names live and what each notebook may use: `test_architecture.py`.)"""
 import importlib, json, re, tempfile
 from pathlib import Path
 import pytest
@@ -45,25 +46,33 @@ def _module_notebooks():
         src = '\n'.join(''.join(c['source']) for c in cells(nb) if c['cell_type'] == 'code')
         if m := re.search(r'#\|\s*default_exp\s+(\S+)', src): yield nb, m.group(1), src
 
-@pytest.mark.parametrize('nb,mod,src', list(_module_notebooks()), ids=lambda x: x.name if isinstance(x, Path) else '')
-def test_every_public_name_has_show_doc(nb, mod, src):
-    if mod == 'all': return
-    m = importlib.import_module(f'uga_fast.{mod}')
-    names = [n for n in m.__all__ if callable(getattr(m, n)) and type(getattr(m, n)).__name__ != 'partial']
-    missing = [n for n in names if not re.search(rf'show_doc\({re.escape(n)}\s*[,)]', src)]
-    assert not missing, f'{nb.name}: no show_doc for {missing}'
-
 @pytest.mark.parametrize('nb', NBS, ids=lambda p: str(p.relative_to(ROOT/'nbs')))
 def test_show_doc_cells_have_output(nb):
     empty = [i for i, c in enumerate(cells(nb)) if c['cell_type'] == 'code' and ''.join(c['source']).lstrip().startswith('show_doc(')
              and not c.get('outputs')]
     assert not empty, f'{nb.name}: show_doc cells {empty} have no stored output (execute the notebook: tools/run_nbs.py)'
 
-def test_no_module_imports_a_higher_numbered_one():
-    order = {mod: nb.stem for nb, mod, _ in _module_notebooks()}
-    bad = []
-    for mod, stem in order.items():
-        src = (ROOT/'uga_fast'/f'{mod}.py').read_text(encoding='utf-8')
-        for dep in set(re.findall(r'^\s*(?:from|import)\s+(?:uga_fast)?\.?(\w+)', src, re.M)) & set(order):
-            if dep != mod and order[dep] > stem: bad.append(f'{mod} ({stem}) imports {dep} ({order[dep]})')
-    assert not bad, bad
+def _hidden(c:dict)->bool: return c['cell_type'] == 'code' and re.search(r'^#\|\s*(hide|export)', ''.join(c['source']), re.M) is not None
+
+@pytest.mark.parametrize('nb', NBS, ids=lambda p: str(p.relative_to(ROOT/'nbs')))
+def test_no_sentence_ends_at_a_hidden_cell(nb):
+    "A paragraph ending in ':' announces what follows; on the page, a hidden cell or the end of the notebook would cut it off"
+    cs = cells(nb)
+    bad = [i for i, c in enumerate(cs) if c['cell_type'] == 'markdown' and ''.join(c['source']).rstrip().endswith(':')
+           and (i + 1 == len(cs) or _hidden(cs[i + 1]))]
+    assert not bad, f'{nb.name}: markdown cells {bad} end with ":" and are followed by a hidden cell (or nothing)'
+
+MAX_PNG = 200_000
+
+@pytest.mark.parametrize('nb', NBS, ids=lambda p: str(p.relative_to(ROOT/'nbs')))
+def test_figures_are_sized_for_a_page(nb):
+    big = [(i, len(o['data']['image/png']) * 3 // 4) for i, c in enumerate(cells(nb)) for o in c.get('outputs', [])
+           if 'image/png' in o.get('data', {}) and len(o['data']['image/png']) * 3 // 4 > MAX_PNG]
+    assert not big, f'{nb.name}: stored PNGs over {MAX_PNG // 1000} KB (cell, bytes): {big}; use a smaller figsize or dpi'
+
+def test_signatures_read_like_fastai():
+    "A callback without settings shows `()`, not the twenty event keywords of fastai's `Callback.__init__`"
+    import inspect, uga_fast.all as A
+    classes = [n for n in A.__all__ if isinstance(getattr(A, n), type) and not issubclass(getattr(A, n), BaseException)]
+    bad = [n for n in classes if 'after_create' in str(inspect.signature(getattr(A, n)))]
+    assert not bad, f'signatures listing fastai event keywords: {bad} (give the class its own __init__)'

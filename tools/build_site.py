@@ -41,7 +41,7 @@ pre,code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:13px}
 pre{white-space:pre-wrap;overflow-wrap:anywhere;max-width:100%}
 div.jp-InputArea pre,div.highlight pre{background:#f7f7f9;padding:8px 10px;border-radius:4px}
 div.jp-OutputArea-output pre{padding:4px 10px} img{max-width:100%}
-table{border-collapse:collapse;font-size:13px} th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}
+table{border-collapse:collapse;font-size:13px} th,td{border:1px solid #ddd;padding:3px 8px;text-align:left} table.dataframe td{text-align:right}
 .jp-RenderedHTMLCommon:has(>table){overflow-x:auto}
 a.anchor-link{visibility:hidden;text-decoration:none;margin-left:4px} :hover>a.anchor-link{visibility:visible}
 .jp-InputPrompt,.jp-OutputPrompt{display:none} blockquote{color:#555;border-left:3px solid #ccd;margin-left:0;padding-left:12px}

@@ -1,4 +1,4 @@
-"""The centroid swap (Eq. 3), the graph-weighted loss and the cross-view-graph updates, as fastai callbacks.
+"""The inter stage's callbacks (the centroid swap of Eq. 3, the graph-weighted loss, the cross-view-graph updates) and the callbacks every stage trains with (epoch times, losses as floats, progress lines, the NaN guard, mixed precision and channels-last).
 
 Docs: https://uga-fast.github.io/uga_fast/callbacks.html.md"""
 
@@ -150,8 +150,8 @@ class CVGUpdate(Callback):
         if not hasattr(self.learn.loss_func, 'set_cvg'):
             raise TypeError(f"CVGUpdate needs a loss with `set_cvg` (CrossCameraLoss), got {type(self.learn.loss_func).__name__}")
         x, w, c = self.nodes()
-        W, lam = cvg_with_lambda(x, self.learn.dls.node_cam, self._get('lam', 0.65), self._get('k', 1), self._get('symmetric', True),
-                            self._get('lam_q', 0.95), None, None)
+        W, lam = cvg_with_lambda(x, self.learn.dls.node_cam, lam=self._get('lam', 0.65), k=self._get('k', 1),
+                                 symmetric=self._get('symmetric', True), q=self._get('lam_q', 0.95))
         W = broadcast_graph(W)                                     # several processes: rank 0's graph on every rank
         prev, self.first = (None if self.first else self.learn.cvg), False
         self.learn.cvg = W

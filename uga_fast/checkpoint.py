@@ -16,6 +16,8 @@ import numpy as np, pandas as pd, torch
 from fastcore.basics import store_attr
 from fastai.callback.core import Callback
 from fastai.torch_core import get_model, rank_distrib
+from .core import moved
+__getattr__ = moved(__name__, StopOnNaN='uga_fast.callbacks.StopOnNaN', NaNLossError='uga_fast.callbacks.NaNLossError')   # old import paths, until the next release
 
 # %% ../nbs/09a_checkpoint.ipynb #3e6b1a4e
 class CheckpointError(UGAError, RuntimeError):

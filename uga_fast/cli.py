@@ -176,42 +176,42 @@ def _check_size(height:int, width:int):
 
 @delegates(_reader_options)   # --verify, and the options of --data mot
 def train_cmd(data:str='', # dataset (required): market1501, dukemtmc, msmt17, cuhk03, mars, prid2011, ilidsvid, folder (your own tracklets), synthetic or mot (a tracker's output)
-          root:str='', # the dataset folder or a parent of it (not needed for synthetic)
-          out:str='uga_out', # output folder: models/, histories, cvg.csv, metrics.json
-          arch:str='resnet50', # timm body
-          pretrained:str='timm', # 'timm' (ImageNet), 'synthetic' (offline stand-in), 'none', or a weights file
-          head:str='embed', # 'none' | 'bn' | 'embed' (Table 2)
-          emb_dim:int=1024, # feature size of the 'embed' head
-          intra_epochs:int=80, # epochs of the intra-camera stage (0: skip)
-          inter_epochs:int=80, # epochs of the inter-camera stage (0: skip)
-          intra_lr:float=None, # learning rate of the intra-camera stage; default --lr
-          inter_lr:float=None, # learning rate of the inter-camera stage, which restarts its schedule after the swap; default --lr
-          lr:float=3.5e-4, # both rates at once (the paper's 3.5e-4 for each stage); --intra-lr and --inter-lr override it
-          bs:int=60, # batch size
-          wd:float=5e-4, # weight decay (the paper's: L2 inside Adam, every weight but BatchNorm and biases)
-          height:int=256, # image height
-          width:int=128, # image width
-          lam:str='0.65', # λ of the cross-view graph: a number (the paper: 0.65) or 'auto' (from the data at every rebuild)
-          lam_q:float=0.95, # with --lam auto: the quantile of the non-match similarities that λ sits at
-          k:int=1, # K of the cross-view graph
-          symmetric:bool_arg=True, # the graph's symmetric constraint
-          cvg_from:str='centroids', # the graph compares the tracklets' current centroids ('centroids') or the classifier's rows ('weights': the paper)
-          centre_cams:bool_arg=True, # the graph compares camera-centred node features (false: as they are, the paper)
-          swap:bool_arg=True, # inter stage: start the classifier's rows from the tracklet centroids (Eq. 3)
-          self_cam:bool_arg=True, # the self-camera term of the inter-camera loss (Table 5)
-          agree:bool_arg=False, # inter stage: an image follows its tracklet's graph edge only where that neighbour is its own best node in its camera (for trackers that merge two people)
-          trim:float=0., # inter stage: swap to the centroids of each tracklet's inlier frames and train on those only (frames farther than TRIM × the median frame distance are out; 3 for trackers that merge two people); 0: every frame (the paper)
-          scale:float=16., # inter stage: node scores s·cos(W, φ); 0: the paper's raw products W·φ
-          update_every:int=1, # rebuild the graph every this many epochs
-          split:int=None, # evaluation split of cuhk03, prid2011, ilidsvid
-          seed:int=0, # seeds pseudo labels, sampling, augmentation and the model: the same seed, the same run
-          resume:store_true=False, # continue the run in --out: finished stages are loaded, an interrupted one goes on after its last epoch
-          precision:str='auto', # 'auto' (bf16 on a GPU that has it, else fp16 on a GPU, fp32 on a CPU), 'fp32', 'bf16' or 'fp16'
-          compile:store_true=False, # torch.compile the model (minutes of compiling first; pays off on long GPU runs)
-          num_workers:int=None, # data loading processes; default: the cores (up to 8) with a GPU, none on a CPU
-          device:str='', # 'cuda', 'cpu', ...; empty: the GPU if there is one
-          **kwargs, # the reader options (`_reader_options`): --verify, and --tracks, --min-conf, ... for --data mot
-         ):
+              root:str='', # the dataset folder or a parent of it (not needed for synthetic)
+              out:str='uga_out', # output folder: models/, histories, cvg.csv, metrics.json
+              arch:str='resnet50', # timm body
+              pretrained:str='timm', # 'timm' (ImageNet), 'synthetic' (offline stand-in), 'none', or a weights file
+              head:str='embed', # 'none' | 'bn' | 'embed' (Table 2)
+              emb_dim:int=1024, # feature size of the 'embed' head
+              intra_epochs:int=80, # epochs of the intra-camera stage (0: skip)
+              inter_epochs:int=80, # epochs of the inter-camera stage (0: skip)
+              intra_lr:float=None, # learning rate of the intra-camera stage; default --lr
+              inter_lr:float=None, # learning rate of the inter-camera stage, which restarts its schedule after the swap; default --lr
+              lr:float=3.5e-4, # both rates at once (the paper's 3.5e-4 for each stage); --intra-lr and --inter-lr override it
+              bs:int=60, # batch size
+              wd:float=5e-4, # weight decay (the paper's: L2 inside Adam, every weight but BatchNorm and biases)
+              height:int=256, # image height
+              width:int=128, # image width
+              lam:str='0.65', # λ of the cross-view graph: a number (the paper: 0.65) or 'auto' (from the data at every rebuild)
+              lam_q:float=0.95, # with --lam auto: the quantile of the non-match similarities that λ sits at
+              k:int=1, # K of the cross-view graph
+              symmetric:bool_arg=True, # the graph's symmetric constraint
+              cvg_from:str='centroids', # the graph compares the tracklets' current centroids ('centroids') or the classifier's rows ('weights': the paper)
+              centre_cams:bool_arg=True, # the graph compares camera-centred node features (false: as they are, the paper)
+              swap:bool_arg=True, # inter stage: start the classifier's rows from the tracklet centroids (Eq. 3)
+              self_cam:bool_arg=True, # the self-camera term of the inter-camera loss (Table 5)
+              agree:bool_arg=False, # inter stage: an image follows its tracklet's graph edge only where that neighbour is its own best node in its camera (for trackers that merge two people)
+              trim:float=0., # inter stage: swap to the centroids of each tracklet's inlier frames and train on those only (frames farther than TRIM × the median frame distance are out; 3 for trackers that merge two people); 0: every frame (the paper)
+              scale:float=16., # inter stage: node scores s·cos(W, φ); 0: the paper's raw products W·φ
+              update_every:int=1, # rebuild the graph every this many epochs
+              split:int=None, # evaluation split of cuhk03, prid2011, ilidsvid
+              seed:int=0, # seeds pseudo labels, sampling, augmentation and the model: the same seed, the same run
+              resume:store_true=False, # continue the run in --out: finished stages are loaded, an interrupted one goes on after its last epoch
+              precision:str='auto', # 'auto' (bf16 on a GPU that has it, else fp16 on a GPU, fp32 on a CPU), 'fp32', 'bf16' or 'fp16'
+              compile:store_true=False, # torch.compile the model (minutes of compiling first; pays off on long GPU runs)
+              num_workers:int=None, # data loading processes; default: the cores (up to 8) with a GPU, none on a CPU
+              device:str='', # 'cuda', 'cpu', ...; empty: the GPU if there is one
+              **kwargs, # the reader options (`_reader_options`): --verify, and --tracks, --min-conf, ... for --data mot
+             ):
     "Train both stages of UGA on a dataset (one process, or one per GPU under `accelerate launch`/`torchrun`); checkpoints, histories and metrics.json in --out"
     args = {k: v for k, v in locals().items() if k not in ('out', 'resume', 'num_workers', 'device', 'kwargs')} | kwargs
     import matplotlib; matplotlib.use('Agg')
@@ -243,17 +243,17 @@ def train_cmd(data:str='', # dataset (required): market1501, dukemtmc, msmt17, c
 
 @delegates(_reader_options)   # the reader options, then the model's settings the weights were trained with
 def eval_cmd(data:str='', # dataset (required), as for train
-         weights:str='', # a checkpoint written by train (required; e.g. uga_out/models/inter.pth)
-         root:str='', # the dataset folder or a parent of it
-         bs:int=60, # batch size (evaluation batches are twice this)
-         metric:str='cosine', # 'cosine' or 'euclidean'
-         split:int=None, # evaluation split of cuhk03, prid2011, ilidsvid
-         seed:int=0, # seed of the dataset's random choices (must match training for the same split)
-         out:str='', # write the metrics to this .json file (default: print only)
-         num_workers:int=None, # data loading processes; default: the cores (up to 8) with a GPU, none on a CPU
-         device:str='', # 'cuda', 'cpu', ...; empty: the GPU if there is one
-         **kwargs, # the reader options and the model's settings (`_reader_options`, `_weights_config`)
-        ):
+             weights:str='', # a checkpoint written by train (required; e.g. uga_out/models/inter.pth)
+             root:str='', # the dataset folder or a parent of it
+             bs:int=60, # batch size (evaluation batches are twice this)
+             metric:str='cosine', # 'cosine' or 'euclidean'
+             split:int=None, # evaluation split of cuhk03, prid2011, ilidsvid
+             seed:int=0, # seed of the dataset's random choices (must match training for the same split)
+             out:str='', # write the metrics to this .json file (default: print only)
+             num_workers:int=None, # data loading processes; default: the cores (up to 8) with a GPU, none on a CPU
+             device:str='', # 'cuda', 'cpu', ...; empty: the GPU if there is one
+             **kwargs, # the reader options and the model's settings (`_reader_options`, `_weights_config`)
+            ):
     "Evaluate a checkpoint on a dataset's query/gallery (mAP, CMC, mINP); the dataset may differ from the training one"
     opts = _reader_options(**kwargs)
     cfg, src, p = _weights_config(weights, **{k: v for k, v in kwargs.items() if k not in opts})
@@ -342,14 +342,14 @@ def _pooled(rel:list, feats)->dict:
 
 @delegates(_weights_config, but=['weights'])   # --arch, --head, --emb-dim, --height, --width
 def embed_cmd(weights:str='', # weights written by `uga-fast train` (required; e.g. uga_out/models/inter.pth)
-                 images:str='', # a folder of images (required), searched recursively
-                 out:str='feats.npz', # the .npz to write: feats, paths, config; with --pool-by folder also tracklets, tracklet_names, tracklet_feats
-                 pool_by:str='none', # 'none', or 'folder': each folder of images is a tracklet, its feature the mean of its images'
-                 bs:int=128, # images per batch
-                 num_workers:int=None, # data loading processes; default: the cores (up to 8) with a GPU, none on a CPU
-                 device:str='', # 'cuda', 'cpu', ...; empty: the GPU if there is one
-                 **model, # the model's settings (`_weights_config`)
-                )->dict:
+              images:str='', # a folder of images (required), searched recursively
+              out:str='feats.npz', # the .npz to write: feats, paths, config; with --pool-by folder also tracklets, tracklet_names, tracklet_feats
+              pool_by:str='none', # 'none', or 'folder': each folder of images is a tracklet, its feature the mean of its images'
+              bs:int=128, # images per batch
+              num_workers:int=None, # data loading processes; default: the cores (up to 8) with a GPU, none on a CPU
+              device:str='', # 'cuda', 'cpu', ...; empty: the GPU if there is one
+              **model, # the model's settings (`_weights_config`)
+             )->dict:
     "Features of every image in a folder and its subfolders into an .npz (with --pool-by folder: one mean feature per folder)"
     import numpy as np
     if pool_by not in ('none', 'folder'): raise SystemExit(f"--pool-by {pool_by!r}: expected 'none' or 'folder'")
@@ -417,18 +417,18 @@ def _rank(d, qfiles:list, gfiles:list, top:int, keep_self:bool)->tuple:
 
 @delegates(_weights_config, but=['weights'])
 def search_cmd(weights:str='', # weights written by `uga-fast train` (required)
-                  query:str='', # a query image, or a folder of them searched recursively (required)
-                  gallery:str='', # a folder of gallery images, searched recursively (required)
-                  top:int=10, # gallery matches per query
-                  out:str='search.png', # the picture of the ranked strips (.png, .jpg, .pdf, .svg, ...)
-                  show:int=6, # queries in the picture (the first ones); 0: no picture
-                  keep_self:store_true=False, # keep a query's own file in its ranking when the gallery holds it (left out by default)
-                  metric:str='cosine', # 'cosine' (1 - cos) or 'euclidean' (squared)
-                  bs:int=128, # images per batch
-                  num_workers:int=None, # data loading processes; default: the cores (up to 8) with a GPU, none on a CPU
-                  device:str='', # 'cuda', 'cpu', ...; empty: the GPU if there is one
-                  **model, # the model's settings (`_weights_config`)
-                 )->tuple:
+               query:str='', # a query image, or a folder of them searched recursively (required)
+               gallery:str='', # a folder of gallery images, searched recursively (required)
+               top:int=10, # gallery matches per query
+               out:str='search.png', # the picture of the ranked strips (.png, .jpg, .pdf, .svg, ...)
+               show:int=6, # queries in the picture (the first ones); 0: no picture
+               keep_self:store_true=False, # keep a query's own file in its ranking when the gallery holds it (left out by default)
+               metric:str='cosine', # 'cosine' (1 - cos) or 'euclidean' (squared)
+               bs:int=128, # images per batch
+               num_workers:int=None, # data loading processes; default: the cores (up to 8) with a GPU, none on a CPU
+               device:str='', # 'cuda', 'cpu', ...; empty: the GPU if there is one
+               **model, # the model's settings (`_weights_config`)
+              )->tuple:
     "Rank a gallery folder's images for a query image or each image of a query folder: prints the top matches with their distances, saves the ranked strips"
     from uga_fast.metrics import distance_matrix
     if top < 1: raise SystemExit(f"--top {top}: expected at least 1")
@@ -443,16 +443,16 @@ def search_cmd(weights:str='', # weights written by `uga-fast train` (required)
     print(_ranking_text(qrel, grel, order, d))
     if out is not None:
         fig = _strips(qroot, qrel, groot, grel, order, d, show)
-        _write_atomic(out, lambda f: fig.savefig(f, dpi=100))
+        _write_atomic(out, lambda f: fig.savefig(f, dpi=72))
         print(f"wrote {_short_path(out)}: the first {min(show, len(qrel))} queries and their top {order.shape[1]}")
     return order, dist
 @delegates(_weights_config, but=['weights'])
 def export_cmd(weights:str='', # weights written by `uga-fast train` (required)
-                 onnx:str='model.onnx', # the ONNX file to write
-                 dynamic_batch:bool_arg=True, # a symbolic batch axis (any batch size); false: batches of exactly one image
-                 dynamic_size:bool_arg=False, # height and width as symbolic axes too (for crops resized elsewhere; features compare at the trained size)
-                 **model, # the model's settings (`_weights_config`); their height and width are the graph's (or, with --dynamic-size, the size it is meant for)
-                )->Path:
+               onnx:str='model.onnx', # the ONNX file to write
+               dynamic_batch:bool_arg=True, # a symbolic batch axis (any batch size); false: batches of exactly one image
+               dynamic_size:bool_arg=False, # height and width as symbolic axes too (for crops resized elsewhere; features compare at the trained size)
+               **model, # the model's settings (`_weights_config`); their height and width are the graph's (or, with --dynamic-size, the size it is meant for)
+              )->Path:
     "The features of trained weights as an ONNX graph: normalised images in, features out (needs uga_fast[export])"
     import tempfile
     from PIL import Image
@@ -494,13 +494,14 @@ def _lazy_demo():
         return demo
 
 COMMANDS = dict(demo=_lazy_demo(), train=train_cmd, eval=eval_cmd, embed=embed_cmd, search=search_cmd, export=export_cmd)
-_OLD_NAMES = dict(train='train_cmd', eval_checkpoint='eval_cmd', embed_images='embed_cmd', search_images='search_cmd', export_model='export_cmd')
+_OLD_NAMES = {old: f'uga_fast.cli.{new}' for old, new in (('train', 'train_cmd'), ('eval_checkpoint', 'eval_cmd'), ('embed_images', 'embed_cmd'),
+                                                             ('search_images', 'search_cmd'), ('export_model', 'export_cmd'))}
 
 def __getattr__(name:str):
-    "The commands' functions under their old names, until the next release (`uga_fast.core.renamed`, imported only then)"
+    "The commands' functions under their old names, until the next release (`uga_fast.core.moved`, imported only then)"
     if name not in _OLD_NAMES: raise AttributeError(f"module 'uga_fast.cli' has no attribute {name!r}")
-    from uga_fast.core import renamed
-    return renamed(globals()[_OLD_NAMES[name]], name)
+    from uga_fast.core import moved
+    return moved(__name__, **_OLD_NAMES)(name)
 
 _REQUIRED = dict(train=('data',), eval=('data', 'weights'), embed=('weights', 'images'), search=('weights', 'query', 'gallery'), export=('weights',))
 

@@ -6,7 +6,7 @@ Docs: https://uga-fast.github.io/uga_fast/core.html.md"""
 
 # %% auto #0
 __all__ = ['CVG_FROM', 'UGAError', 'ReIDDataError', 'bad_input', 'check_lam', 'check_k', 'check_cvg_from', 'check_not_meta',
-           'uga_home', 'short_path', 'path_under', 'renamed', 'renamed_attr', 'renamed_args']
+           'uga_home', 'short_path', 'path_under', 'renamed', 'renamed_attr', 'renamed_args', 'moved']
 
 # %% ../nbs/00_core.ipynb #0342be62
 import os, warnings, functools
@@ -41,7 +41,8 @@ def check_lam(lam, # λ, the graph's cosine threshold: a number in [-1, 1], or '
     elif not -1 <= lam <= 1:
         raise ValueError(f"lam={lam}: λ is a threshold on cosine similarity, expected in [-1, 1] (the paper: 0.65; 1 = no cross-camera edge) or 'auto'")
 
-def check_k(k)->int:
+def check_k(k, # K, the neighbours kept per other camera
+           )->int:
     "K of Eq. (5), the neighbours kept per other camera, as an int: a positive integer (NumPy's too; not a bool, not 1.0), else a `ValueError`"
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k={k!r}: expected a positive integer (the paper: 1)")
@@ -49,7 +50,8 @@ def check_k(k)->int:
 
 CVG_FROM = ('centroids', 'weights')   # where the graph's node features come from
 
-def check_cvg_from(v):
+def check_cvg_from(v, # `cvg_from`: 'centroids', 'weights' or None
+                  ):
     "`cvg_from` is one of `CVG_FROM` ('centroids': the tracklets' current centroids; 'weights': the classifier's rows) or None (the learner's)"
     if v is not None and v not in CVG_FROM:
         raise ValueError(f"cvg_from={v!r}: expected 'centroids' (the current model's tracklet centroids) or 'weights' (the classifier's rows, the paper)")
@@ -69,7 +71,8 @@ def uga_home()->Path:
     "Where uga_fast caches generated data: `$UGA_FAST_HOME`, default `~/.cache/uga_fast`"
     return Path(os.environ.get('UGA_FAST_HOME', '~/.cache/uga_fast')).expanduser()
 
-def short_path(p)->str:
+def short_path(p, # a path, str or `Path`
+              )->str:
     "`p` for display: relative to the working folder if inside it, else from `~` if inside the home folder, else as it is"
     p = Path(p)
     for base, pre in ((Path.cwd(), ''), (Path.home(), '~/')):
@@ -108,7 +111,8 @@ def renamed_attr(new:str, # the attribute's name now
     def get(self): _warn_renamed(old, new); return getattr(self, new)
     return property(get, doc=f"Deprecated: `{new}`")
 
-def renamed_args(**old_new):
+def renamed_args(**old_new, # old keyword name = its new name, e.g. `cams='node_cam'`
+                ):
     "Decorator: the keyword arguments `old=...` of `old_new` still work, warn, and are passed on as their new names"
     def deco(f):
         @functools.wraps(f)
@@ -118,3 +122,17 @@ def renamed_args(**old_new):
             return f(*args, **kwargs)
         return _f
     return deco
+
+# %% ../nbs/00_core.ipynb #968e9c72
+import importlib
+
+def moved(old:str, # the module the names were in: its `__name__`
+          **where:str, # each old name and where it lives now, e.g. re_ranking='uga_fast.rerank.re_ranking'
+         ):
+    "A module `__getattr__`: `from old import name` of a name that moved keeps working, and warns (`DeprecationWarning`) with its new home"
+    def __getattr__(name:str):
+        if name not in where: raise AttributeError(f"module {old!r} has no attribute {name!r}")
+        _warn_renamed(f"{old}.{name}", where[name])
+        mod, new = where[name].rsplit('.', 1)
+        return getattr(importlib.import_module(mod), new)
+    return __getattr__

@@ -17,6 +17,8 @@ from PIL import Image, ImageOps
 from fastcore.basics import store_attr, listify, patch
 from fastcore.meta import delegates
 from functools import partial
+from .core import moved
+__getattr__ = moved(__name__, simulate_tracklet_noise='uga_fast.noise.simulate_tracklet_noise', uga_home='uga_fast.core.uga_home')   # old import paths, until the next release
 
 # %% ../nbs/03_data.ipynb #a0f92b02
 def _pil_exts()->tuple:
@@ -75,7 +77,8 @@ def summary(self:ReIDData):
     "A short text summary: split sizes, cameras, tracklets, what was dropped and what was skipped"
     unit = 'tracklets' if self.video else 'images'
     q, g = self.query, self.gallery
-    lines = [f"{self.name or 'ReIDData'}{' (video)' if self.video else ''}: {short_path(self.root)}",
+    where = short_path(self.root) if self.root is not None else 'no root folder'
+    lines = [f"{self.name or 'ReIDData'}{' (video)' if self.video else ''}: {where}",
              f"  train   {len(self.train):>7} images  {self.train.tracklet.nunique():>6} tracklets  {self.n_cams} cameras",
              f"  query   {_n_items(q, self.video):>7} {unit:<9} {q.pid.nunique():>5} ids",
              f"  gallery {_n_items(g, self.video):>7} {unit:<9} {g.pid.nunique():>5} ids",
@@ -87,7 +90,9 @@ def summary(self:ReIDData):
     return '\n'.join(lines)
 
 # %% ../nbs/03_data.ipynb #2730cfe0
-def contiguous_cams(train_cams, *other_cams):
+def contiguous_cams(train_cams, # the raw camera name (or number) of every training image
+                    *other_cams, # the same for the query images, the gallery images, ...
+                   )->dict: # raw camera name -> id
     "Map raw camera names to contiguous ids 0..T-1 in sorted order of the training cameras; cameras seen only in `other_cams` follow"
     names = sorted(pd.unique(np.asarray(train_cams)))
     extra = sorted(set(np.concatenate([np.asarray(o) for o in other_cams])) - set(names)) if other_cams else []

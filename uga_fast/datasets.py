@@ -786,7 +786,7 @@ def load_reid(name:str, # one of `READERS`: 'market1501','dukemtmc','msmt17','cu
               root=None, # the dataset folder or a parent of it (optional for 'synthetic')
               verify:bool=False, # decode every image once and fail naming those that cannot be read
               **kwargs, # passed to the reader, e.g. `split=` or `kind=`
-             )->ReIDData:
+             )->ReIDData: # the dataset, as its reader gives it
     "Read the dataset `name` from `root` into a `ReIDData`"
     key = name.lower().replace('-', '').replace('_', '')
     if key not in READERS: bad_input(name, f"unknown dataset; expected one of {', '.join(READERS)}")

@@ -70,8 +70,11 @@ def synthetic_weights(arch:str='resnet10t', # a timm CNN name
     return path
 
 # %% ../nbs/12_demo.ipynb #ab9c00f1
-def resolve_pretrained(p:str, arch:str, size):
-    "The `pretrained` argument of `UGALearner` for the command-line spelling `p`"
+def resolve_pretrained(p:str, # the command line's spelling: 'timm' (or 'imagenet', 'true'), 'synthetic', 'none' (or 'false', ''), or a weights file
+                       arch:str, # the timm body, for the stand-in weights
+                       size, # (height, width) of the images, for the stand-in weights
+                      )->bool|Path|str: # `UGALearner`'s `pretrained`: True, False, or the weights file
+    "The `pretrained` argument of `UGALearner` for the command-line spelling `p`; another spelling, or a file that is not there, exits with a message"
     key = str(p).lower()
     if key in ('timm', 'imagenet', 'true'): return True
     if key in ('none', '', 'false'): return False
@@ -89,13 +92,15 @@ def _fig(path, fig=None):
     (fig or plt.gcf()).savefig(path, dpi=90, bbox_inches='tight'); plt.close('all')
     return path
 
-def parse_lam(s)->float|str:
-    "The `--lam` option: 'auto' or a number"
+def parse_lam(s, # the `--lam` option: 'auto' (in any case) or a number, as typed
+             )->float|str: # the number, or 'auto'
+    "The `--lam` option as `UGALearner`'s `lam`: 'auto' or a number; anything else exits with a message"
     if str(s).lower() == 'auto': return 'auto'
     try: return float(s)
     except ValueError: raise SystemExit(f"--lam {s!r}: expected a number in [-1, 1] (the paper: 0.65) or 'auto' (λ from the data)") from None
 
-def cvg_summary(cvg)->str:
+def cvg_summary(cvg, # `learn.cvg_rebuilds()`: the graph at every rebuild of the last `fit_inter`
+               )->str:
     "The graph at its first and last rebuild, with the λ it used, and the edges it gained and lost in between"
     cols = [c for c in ('epoch', 'lam', 'edges', 'nodes_linked', 'precision', 'recall', 'missed_knn', 'missed_lam') if c in cvg]
     moved = f"\nOver the stage it gained {int(cvg.gained.sum())} edges and lost {int(cvg.lost.sum())}." if 'gained' in cvg and len(cvg) > 1 else ''

@@ -9,7 +9,7 @@ __all__ = ['is_distributed', 'all_reduce_sum', 'broadcast_graph', 'ReIDDistribut
            'ReIDDistributedTrainer']
 
 # %% ../nbs/05a_distributed.ipynb #0746cab3
-import uga_fast.core   # first: the dependencies, imported by core without changing the warning filters
+from .core import renamed_args   # first: the dependencies, imported by core without changing the warning filters
 from .sampler import CameraBalancedDL
 import numpy as np, torch, torch.distributed as dist
 from fastai.torch_core import num_distrib, rank_distrib, get_model
@@ -32,18 +32,19 @@ def all_reduce_sum(t:torch.Tensor)->torch.Tensor:
     dist.all_reduce(x)
     return x.to(t.device)
 
-def broadcast_graph(W:torch.Tensor, # a sparse N×N graph (only rank `src`'s matters)
+@renamed_args(W='cvg')
+def broadcast_graph(cvg:torch.Tensor, # a sparse N×N graph (only rank `src`'s matters)
                     src:int=0, # the rank whose graph every rank gets
                    )->torch.Tensor:
     "Rank `src`'s sparse graph on every rank: the cross-view graph is the same everywhere by construction, not by luck"
-    if not is_distributed(): return W
-    W, dev = W.coalesce(), _comm_device(W)
-    nnz = torch.tensor([W._nnz()], device=dev); dist.broadcast(nnz, src)
+    if not is_distributed(): return cvg
+    cvg, dev = cvg.coalesce(), _comm_device(cvg)
+    nnz = torch.tensor([cvg._nnz()], device=dev); dist.broadcast(nnz, src)
     mine = dist.get_rank() == src
-    idx = W.indices().to(dev) if mine else torch.empty(2, int(nnz), dtype=torch.long, device=dev)
-    val = W.values().to(dev) if mine else torch.empty(int(nnz), dtype=W.values().dtype, device=dev)
+    idx = cvg.indices().to(dev) if mine else torch.empty(2, int(nnz), dtype=torch.long, device=dev)
+    val = cvg.values().to(dev) if mine else torch.empty(int(nnz), dtype=cvg.values().dtype, device=dev)
     dist.broadcast(idx, src); dist.broadcast(val, src)
-    return torch.sparse_coo_tensor(idx, val, W.shape).coalesce().to(W.device)
+    return torch.sparse_coo_tensor(idx, val, cvg.shape).coalesce().to(cvg.device)
 
 # %% ../nbs/05a_distributed.ipynb #33c8c33b
 class ReIDDistributedDL(DistributedDL):

@@ -30,11 +30,17 @@ from fastai.callback.progress import ProgressCallback
 from .distributed import ReIDDistributedTrainer
 from .checkpoint import TrainingCheckpoint, CheckpointError, load_checkpoint, check_resumable
 from .callbacks import EpochTimes, LossAsFloat, StopOnNaN, DeviceMixedPrecision, ChannelsLastBatch, loaders_device
+from .core import moved
+__getattr__ = moved(__name__, ProgressLines='uga_fast.callbacks.ProgressLines')   # the old import path, until the next release
 
 # %% ../nbs/11_learner.ipynb #8afcf5b6
-def intra_accuracy(logits, targ, node_cam=None):
+def intra_accuracy(logits, # B×N scores of every node (tracklet)
+                   targ, # B tracklet indices: each image's own tracklet
+                   node_cam=None, # camera of each node, length N (the learner passes `dls.node_cam`); None: one camera
+                  ):
     "Share of images whose own tracklet scores highest among the tracklets of its camera"
-    return (mask_other_cams(logits, targ, node_cam).argmax(-1) == targ).float().mean()
+    scores = logits if node_cam is None else mask_other_cams(logits, targ, node_cam)
+    return (scores.argmax(-1) == targ).float().mean()
 
 # %% ../nbs/11_learner.ipynb #a5268e29
 ADAM_REID = partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-8, decouple_wd=False)  # torch.optim.Adam with L2 weight decay
@@ -83,7 +89,7 @@ class UGALearner(Learner):
         loss = IntraCameraLoss(dls.node_cam)
         if metrics is None: metrics = partial(intra_accuracy, node_cam=dls.node_cam.to(device))   # on the device: no copy per batch
         cbs = L(StopOnNaN(), EpochTimes(), LossAsFloat()) + L(kwargs.pop('cbs', None))
-        super().__init__(dls, model, loss_func=loss, opt_func=opt_func, lr=lr, wd=wd, metrics=metrics, cbs=cbs, path=path, **kwargs)
+        super().__init__(dls, model, loss_func=loss, opt_func=opt_func, lr=lr, wd=wd, metrics=metrics, cbs=cbs, path='.' if path is None else path, **kwargs)
         self.history, self.lam, self.lam_q, self.k, self.symmetric, self.cvg, self.seed = {}, lam, lam_q, k, symmetric, None, seed
         self.cvg_from, self.centre_cams = cvg_from, bool(centre_cams)
         self.resuming = False
@@ -328,7 +334,6 @@ from fastcore.basics import patch, listify
 from fastai.torch_core import noop
 from fastai.data.load import DataLoader
 from .metrics import pool_tracklets, distance_matrix, evaluate_features, evaluate_video, rank_summary, pair_similarity
-from .rerank import re_ranking
 
 # %% ../nbs/11_learner.ipynb #e2031616
 @patch

@@ -8,7 +8,7 @@ Docs: https://uga-fast.github.io/uga_fast/loss.html.md"""
 __all__ = ['mask_other_cams', 'IntraCameraLoss', 'camera_log_softmax', 'camera_argmax', 'CrossCameraLoss']
 
 # %% ../nbs/08_loss.ipynb #623dac7e
-import uga_fast.core   # first: the dependencies, imported by core without changing the warning filters
+from .core import renamed_args   # first: the dependencies, imported by core without changing the warning filters
 import torch, torch.nn as nn, torch.nn.functional as F
 
 # %% ../nbs/08_loss.ipynb #3056de1c
@@ -73,16 +73,17 @@ class CrossCameraLoss(nn.Module):
         self.self_cam, self.agree, self.n_cams, self.cvg = self_cam, agree, int(self.node_cam.max()) + 1, None
         if cvg is not None: self.set_cvg(cvg)
 
-    def set_cvg(self, W:torch.Tensor, # N×N sparse (or dense) graph weights, row i = e(i,·)
+    @renamed_args(W='cvg')
+    def set_cvg(self, cvg:torch.Tensor, # N×N sparse (or dense) graph weights, row i = e(i,·)
                  ):
-        "Use the graph `W` from now on (kept in compressed-row form on the loss's device)"
-        W, N = W.to_sparse().coalesce() if not W.is_sparse else W.coalesce(), len(self.node_cam)
-        if tuple(W.shape) != (N, N): raise ValueError(f"the graph must be N×N with N={N} nodes, got {tuple(W.shape)}")
-        (r, c), v = W.indices(), W.values()
+        "Use the graph `cvg` from now on (kept in compressed-row form on the loss's device)"
+        cvg, N = cvg.to_sparse().coalesce() if not cvg.is_sparse else cvg.coalesce(), len(self.node_cam)
+        if tuple(cvg.shape) != (N, N): raise ValueError(f"the graph must be N×N with N={N} nodes, got {tuple(cvg.shape)}")
+        (r, c), v = cvg.indices(), cvg.values()
         if not self.self_cam: keep = r != c; r, c, v = r[keep], c[keep], v[keep]
         dev = self.node_cam.device
         self.crow = torch.cat([r.new_zeros(1), torch.bincount(r, minlength=N).cumsum(0)]).to(dev)   # row i: col[crow[i]:crow[i+1]]
-        self.col, self.val, self.cvg = c.to(dev), v.float().to(dev), W
+        self.col, self.val, self.cvg = c.to(dev), v.float().to(dev), cvg
 
     def forward(self, logits:torch.Tensor, # B×N scores of every node
                 targ:torch.Tensor, # B global tracklet indices

@@ -12,6 +12,8 @@ __all__ = ['evaluate_rank', 'check_features', 'distance_matrix', 'evaluate_featu
 from .core import check_not_meta   # first: the dependencies, imported by core without changing the warning filters
 import math, warnings
 import numpy as np, torch
+from .core import moved
+__getattr__ = moved(__name__, re_ranking='uga_fast.rerank.re_ranking')   # the old import path, until the next release
 
 # %% ../nbs/10_metrics.ipynb #8d2d8f69
 def _np(x, name):

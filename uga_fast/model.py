@@ -67,8 +67,11 @@ class MultiBranchClassifier(nn.Module):
         self.weight = nn.Parameter(torch.randn(int(n.sum()), dim) * 0.001)
         self.scale = scale
     @property
-    def n_cams(self): return len(self.offsets) - 1
-    def branch(self, t:int)->torch.Tensor:
+    def n_cams(self)->int:
+        "T, the number of cameras (branches)"
+        return len(self.offsets) - 1
+    def branch(self, t:int, # the camera
+               )->torch.Tensor:
         "W_t, the weights of camera t's branch (a view of `weight`)"
         return self.weight[self.offsets[t]:self.offsets[t+1]]
     def forward(self, x):
@@ -91,7 +94,10 @@ class UGAModel(nn.Module):
         self.head, self.dim = embedding_block(self.body.model.num_features, head, emb_dim, dropout)
         self.classifier = MultiBranchClassifier(n_tracklets, self.dim)
         self.return_features = False
-    def features(self, x): return self.head(self.pool(self.body(x)))
+    def features(self, x:torch.Tensor, # B×3×H×W images
+                )->torch.Tensor: # B×dim
+        "φ(x): the embedding that retrieval, the centroid swap and the graph use"
+        return self.head(self.pool(self.body(x)))
     def forward(self, x):
         f = self.features(x)
         return f if self.return_features else self.classifier(f)

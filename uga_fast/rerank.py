@@ -1,4 +1,4 @@
-"""k-reciprocal re-ranking (Zhong et al., CVPR 2017): the distances of a query to the gallery, refined by their shared neighbours.
+"""k-reciprocal re-ranking (Zhong et al., CVPR 2017): the query-gallery distances refined by the neighbours that query and gallery images share.
 
 Docs: https://uga-fast.github.io/uga_fast/rerank.html.md"""
 

@@ -42,7 +42,7 @@ MINI_WRITERS = {}
 def make_mini(name:str, # a public dataset name of `load_reid`
               root, # a folder to write the dataset folder into
               **kwargs, # sizes, `seed`, `size`
-             )->dict:
+             )->dict: # `root`, the dataset folder, and the counts written (images per split, cameras, tracklets per camera)
     "Write a miniature copy of dataset `name`'s public layout under `root`; returns `root` (the dataset folder) and what was written"
     if name not in MINI_WRITERS: bad_input(name, f"no miniature writer; expected one of {', '.join(MINI_WRITERS)}")
     return MINI_WRITERS[name](root, **kwargs)
