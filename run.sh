@@ -56,10 +56,17 @@ case "$cmd" in
     browser
     setup dev,export   # export: onnx, onnxruntime, onnxscript for the ONNX export tests
     check_export
-    echo "== nbdev-test (notebooks; cells flagged slow/gpu/data are skipped)"
-    MPLBACKEND=Agg nbdev-test --n-workers "${NBDEV_WORKERS:-2}" --timing "$@"
-    echo "== pytest"
-    MPLBACKEND=Agg python -m pytest -q tests ;;
+    # One thread per test process, and the cores shared among processes: two processes that each start a thread per core
+    # run several times slower than one (OpenMP threads spin on cores the other process holds).
+    export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}" MPLBACKEND=Agg
+    n=${UGA_TEST_WORKERS:-$(nproc)}
+    echo "== nbdev-test (the notebooks; cells flagged slow/gpu/data are skipped) and pytest (tests/), side by side, $n processes each"
+    nblog=$(mktemp)
+    nbdev-test --n-workers "$n" --timing "$@" > "$nblog" 2>&1 & nbpid=$!
+    pyrc=0; python -m pytest -q -n "$n" --dist loadgroup --durations=10 tests || pyrc=$?
+    nbrc=0; wait "$nbpid" || nbrc=$?
+    echo "== nbdev-test"; cat "$nblog"; rm -f "$nblog"
+    [ "$nbrc" = 0 ] && [ "$pyrc" = 0 ] ;;
   lab) setup dev,jupyter; jupyter lab --notebook-dir=nbs "$@" ;;
   docs) setup; python tools/build_site.py "$@" ;;
   *) echo "usage: bash run.sh demo [options] | bash run.sh test | bash run.sh lab | bash run.sh docs [--check]"; exit 2 ;;

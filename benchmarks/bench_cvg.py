@@ -1,80 +1,156 @@
 #!/usr/bin/env python
-"""Speed and memory of `build_cvg` against a straightforward per-camera-pair implementation.
+"""The cross-view graph at scale: `build_cvg` exact against a dense reference at 20k nodes, and time and peak memory at 200k.
 
-    python benchmarks/bench_cvg.py            # 5k / 20k / 50k nodes, each case in its own process; prints a table
-    python benchmarks/bench_cvg.py --quick    # 5k and 20k only
+    python benchmarks/bench_cvg.py            # agreement at 20k, then 200k nodes over 100 cameras at d=256 and d=1024 (~40 min, 1 thread)
+    python benchmarks/bench_cvg.py --quick    # agreement at 20k, then 200k at d=256 only
+    python benchmarks/bench_cvg.py --nodes 50000 --dims 256 --skip-agreement   # one size of your own
+    UGA_SRC=/path/to/other/checkout python benchmarks/bench_cvg.py ...          # the same cases on another version of uga_fast
 
-Nodes: 1,024-d features (UGA's embedding) with planted identities (identity centroid + camera shift + noise) over 15
-cameras, as many nodes as MSMT17 has tracklets at 50k (its training set has 32,621).
+Nodes: planted identities (an identity's direction + a camera's shift + noise; same-person cosine about 0.7), as many per
+camera in every camera (200k nodes over 100 cameras: 2,000 tracklets a camera, the scale of a city's deployment), in a random
+order. Features are float32.
 
-Baseline: the way one writes Eq. 4-5 first: for every pair of cameras (t, m), the dense M_t × M_m similarity matrix,
-the top-K along rows (i's neighbours in m) and along columns (j's neighbours in t), the mutual mask, λ, and the
-edges of that pair. Both give the same graph (checked here, edge for edge).
+Agreement (20k nodes; 100 cameras of 200 and 10 cameras of 2,000, d=1024): the reference is Eq. 4-5 read off the full N×N
+cosine matrix: same-camera entries masked, the top K of every (node, other camera), mutual (or one-sided), > λ, self-loops;
+λ='auto' is the q-quantile of every (node, other camera)'s (K+1)-th cosine (cameras with more than K nodes). Each row compares the
+graph of `build_cvg` with it for K in (1, 2), symmetric on and off, λ=0.65 and 'auto': edges that differ (either way) and the
+largest |Δ| of the weights of the edges both hold.
 
-Each case runs in a fresh subprocess, which reports its wall time and its peak resident memory (`ru_maxrss`,
-the features and the Python/torch runtime included) above what it held before the call.
+Scale: `build_cvg` at λ=0.65 and λ='auto' and `cross_camera_knn` (every candidate), K=1, symmetric; '(features only)' is the
+process that makes the features and imports the library, and nothing else: the floor under the other rows. Every measurement runs in a
+fresh process; its peak resident memory is the kernel's `ru_maxrss` for that process (`os.wait4`), the features and the
+Python/torch runtime included (the 'features' column says how much of it is the N×d input). A process that passes the cap
+(--cap-gb, 8 GB) is killed and reported as such. Threads: OMP_NUM_THREADS (1 if unset).
 """
-import argparse, json, os, platform, resource, subprocess, sys, time
+import argparse, json, os, platform, subprocess, sys, time
 from pathlib import Path
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, os.environ.get('UGA_SRC', str(Path(__file__).resolve().parents[1])))
+os.environ.setdefault('OMP_NUM_THREADS', '1')
 import torch, torch.nn.functional as F
 
-N_CAMS, DIM, LAM, K = 15, 1024, 0.65, 1
+LAM, Q = 0.65, 0.95
 
-def make_nodes(n, n_cams=N_CAMS, dim=DIM, seed=0):
-    "n nodes, about one per (identity, camera): centroid[pid] + 0.5 shift[cam] + 0.6 noise (same-person cosine about 0.7)"
+def make_nodes(n:int, n_cams:int, dim:int, seed:int=0)->tuple:
+    "n nodes, n // n_cams per camera in a random order: identity[pid] + 0.5 shift[cam] + 0.6 noise, float32"
     g = torch.Generator().manual_seed(seed)
     n_ids = max(1, n // 5)
-    pid, cam = torch.randint(0, n_ids, (n,), generator=g), torch.randint(0, n_cams, (n,), generator=g)
-    centroids, shifts = torch.randn(n_ids, dim, generator=g), 0.5 * torch.randn(n_cams, dim, generator=g)
-    x = torch.empty(n, dim)
-    for s in range(0, n, 4096):           # in chunks: no N×d temporaries to inflate the memory baseline
-        e = min(s + 4096, n)
-        x[s:e] = centroids[pid[s:e]] + shifts[cam[s:e]] + 0.6 * torch.randn(e - s, dim, generator=g)
+    cam = torch.arange(n_cams).repeat_interleave(n // n_cams)[torch.randperm(n // n_cams * n_cams, generator=g)]
+    pid = torch.randint(0, n_ids, (len(cam),), generator=g)
+    ids, shifts = torch.randn(n_ids, dim, generator=g), 0.5 * torch.randn(n_cams, dim, generator=g)
+    x = torch.empty(len(cam), dim)
+    for s in range(0, len(cam), 4096):    # in chunks: no N×d temporaries to inflate the peak
+        e = min(s + 4096, len(cam))
+        x[s:e] = ids[pid[s:e]] + shifts[cam[s:e]] + 0.6 * torch.randn(e - s, dim, generator=g)
     return x, cam
 
-def per_pair_cvg(feats, cams, lam=LAM, k=K):
-    "Eq. 4-5 camera pair by camera pair, dense within each pair (symmetric constraint)"
-    x, N, T = F.normalize(feats.float(), dim=1), len(feats), int(cams.max()) + 1
-    idx = [torch.nonzero(cams == t).flatten() for t in range(T)]
-    I, J, V = [torch.arange(N)], [torch.arange(N)], [torch.ones(N)]
-    for t in range(T):
-        for m in range(t + 1, T):
-            S = x[idx[t]] @ x[idx[m]].t()                                # M_t × M_m
-            row = torch.zeros_like(S, dtype=torch.bool).scatter_(1, S.topk(min(k, S.shape[1]), 1).indices, True)
-            col = torch.zeros_like(S, dtype=torch.bool).scatter_(0, S.topk(min(k, S.shape[0]), 0).indices, True)
-            a, b = torch.nonzero(row & col & (S > lam), as_tuple=True)
-            v = S[a, b]
-            I += [idx[t][a], idx[m][b]]; J += [idx[m][b], idx[t][a]]; V += [v, v]
-    return torch.sparse_coo_tensor(torch.stack([torch.cat(I), torch.cat(J)]), torch.cat(V), (N, N)).coalesce()
+def dense_cvg(S:torch.Tensor, cam:torch.Tensor, lam, k:int, symmetric:bool)->tuple:
+    "Eq. 4-5 on the full cosine matrix S (same-camera entries already -inf): (edges as a set of (i, j), weights, λ)"
+    N, top, null = len(S), torch.zeros(S.shape, dtype=torch.bool), []
+    for m in torch.unique(cam).tolist():                 # per other camera: the K (and K+1-th) highest of every row
+        cols = torch.nonzero(cam == m).flatten()
+        v, j = S[:, cols].topk(min(k + 1, len(cols)), dim=1)
+        other = cam != m
+        top[torch.nonzero(other).flatten()[:, None], cols[j[other, :k]]] = True
+        if len(cols) > k: null.append(v[other, k])
+    lam = torch.quantile(torch.cat(null), Q).item() if lam == 'auto' else lam
+    keep = (top & top.t() if symmetric else top) & (S > lam)
+    i, j = torch.nonzero(keep, as_tuple=True)
+    return i * N + j, S[i, j], lam
 
-def run_case(n, impl):
-    from uga_fast.graph import build_cvg
-    torch.set_num_threads(os.cpu_count())
-    feats, cams = make_nodes(n)
-    fn = build_cvg if impl == 'build_cvg' else per_pair_cvg
-    fn(feats[:500], cams[:500], LAM, K)                                  # warm-up
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    t = time.perf_counter(); W = fn(feats, cams, LAM, K); dt = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    i, j = W.indices()
-    return dict(n=n, impl=impl, seconds=dt, peak_mb=(peak - rss0) / 1024, edges=int((i != j).sum()) // 2,
-                checksum=float((W.values() * (i * 7 + j * 13).float()).sum()))
+def graph_edges(W:torch.Tensor)->tuple:
+    "A `build_cvg` graph's cross-camera entries as keys i·N + j and their weights"
+    W = W.coalesce(); (i, j), v = W.indices(), W.values()
+    off = i != j
+    return i[off] * W.shape[0] + j[off], v[off]
+
+def compare(key, val, ref_key, ref_val)->tuple:
+    "(edges that differ, max |Δ| of the common edges' weights)"
+    o, r = torch.argsort(key), torch.argsort(ref_key)
+    key, val, ref_key, ref_val = key[o], val[o], ref_key[r], ref_val[r]
+    both = torch.isin(key, ref_key)
+    diff = int((~both).sum() + (~torch.isin(ref_key, key)).sum())
+    dv = (val[both] - ref_val[torch.isin(ref_key, key)]).abs().max().item() if both.any() else 0.
+    return diff, dv
+
+def agreement_case(n:int, n_cams:int, dim:int)->list:
+    from uga_fast.graph import cvg_with_lambda
+    x, cam = make_nodes(n, n_cams, dim)
+    rows = []
+    t = time.perf_counter()
+    xn = F.normalize(x, dim=1)
+    S = xn @ xn.t()
+    S[cam[:, None] == cam[None]] = -float('inf')
+    t_dense = time.perf_counter() - t
+    for k in (1, 2):
+        for sym in (True, False):
+            for lam in (LAM, 'auto'):
+                t = time.perf_counter(); W, l = cvg_with_lambda(x, cam, lam=lam, k=k, symmetric=sym, q=Q); dt = time.perf_counter() - t
+                rk, rv, rl = dense_cvg(S, cam, lam, k, sym)
+                diff, dv = compare(*graph_edges(W), rk, rv)
+                rows.append(dict(k=k, symmetric=sym, lam=str(lam), lam_value=l, lam_diff=abs(l - rl), edges=len(rk) // (2 if sym else 1),
+                                 differ=diff, max_dv=dv, seconds=dt, dense_seconds=t_dense))
+    return rows
+
+def scale_case(n:int, n_cams:int, dim:int, what:str)->dict:
+    from uga_fast.graph import build_cvg, cvg_with_lambda, cross_camera_knn
+    x, cam = make_nodes(n, n_cams, dim)
+    t = time.perf_counter()
+    if what == 'none': import uga_fast.graph; edges, lam = 0, None   # the baseline: the runtime, the library and the features
+    elif what == 'knn': i, j, v = cross_camera_knn(x, cam, k=1); edges, lam = len(i), None
+    else:
+        W, lam = cvg_with_lambda(x, cam, lam=LAM if what == 'fixed' else 'auto', k=1, q=Q)
+        edges = (W._nnz() - n) // 2
+    return dict(seconds=time.perf_counter() - t, edges=edges, lam=lam, feats_mb=x.numel() * 4 / 2**20)
+
+def run(args:list, cap_gb:float)->tuple:
+    "Run this script with `args` in a fresh process, killed past `cap_gb` of resident memory: (result, peak RSS MB, status)"
+    p = subprocess.Popen([sys.executable, __file__, '--case', *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    killed, status = False, None
+    while status is None:
+        pid, st, ru = os.wait4(p.pid, os.WNOHANG)
+        if pid: status = st; break
+        try: rss = int(next(l for l in open(f'/proc/{p.pid}/status') if l.startswith('VmRSS')).split()[1]) / 2**20
+        except (OSError, StopIteration): rss = 0.
+        if rss > cap_gb and not killed: p.kill(); killed = True
+        time.sleep(0.1)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    out = p.stdout.read()
+    res = json.loads(out.strip().splitlines()[-1]) if p.returncode == 0 else None
+    return res, ru.ru_maxrss / 1024, 'killed > cap' if killed else ('ok' if p.returncode == 0 else f'exit {p.returncode}')
 
 def main():
-    ap = argparse.ArgumentParser(); ap.add_argument('--quick', action='store_true'); ap.add_argument('--case', nargs=2)
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--quick', action='store_true', help='200k nodes at d=256 only')
+    ap.add_argument('--nodes', type=int, default=200_000); ap.add_argument('--cams', type=int, default=100)
+    ap.add_argument('--dims', type=int, nargs='+', default=None); ap.add_argument('--cap-gb', type=float, default=8.)
+    ap.add_argument('--skip-agreement', action='store_true'); ap.add_argument('--only', nargs='+', default=['none', 'fixed', 'auto', 'knn'])
+    ap.add_argument('--case', nargs='+', help=argparse.SUPPRESS)
     a = ap.parse_args()
-    if a.case: print(json.dumps(run_case(int(a.case[0]), a.case[1]))); return
-    sizes = [5000, 20000] + ([] if a.quick else [50000])
-    print(f"build_cvg vs per-camera-pair, {N_CAMS} cameras, {DIM}-d, λ={LAM}, K={K}, symmetric; "
-          f"torch {torch.__version__}, {os.cpu_count()} CPU threads, {platform.processor() or platform.machine()}")
-    print(f"{'nodes':>7} {'implementation':>15} {'seconds':>9} {'peak MB':>9} {'edges':>8}  same graph")
-    for n in sizes:
-        res = {}
-        for impl in ('build_cvg', 'per_pair'):
-            out = subprocess.run([sys.executable, __file__, '--case', str(n), impl], capture_output=True, text=True, check=True)
-            res[impl] = r = json.loads(out.stdout.strip().splitlines()[-1])
-            same = '' if impl == 'build_cvg' else ('yes' if (r['edges'], round(r['checksum'], 1)) == (res['build_cvg']['edges'], round(res['build_cvg']['checksum'], 1)) else 'NO')
-            print(f"{n:>7} {impl:>15} {r['seconds']:>9.2f} {r['peak_mb']:>9.0f} {r['edges']:>8}  {same}", flush=True)
+    torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
+    if a.case:
+        kind, *v = a.case
+        res = agreement_case(*map(int, v)) if kind == 'agree' else scale_case(int(v[0]), int(v[1]), int(v[2]), v[3])
+        print(json.dumps(res)); return
+    print(f"torch {torch.__version__}, {os.environ['OMP_NUM_THREADS']} thread(s), {platform.processor() or platform.machine()}; "
+          f"uga_fast from {os.environ.get('UGA_SRC', 'this checkout')}")
+    if not a.skip_agreement:
+        print("\nAgreement with the dense reference (full N×N cosine matrix), 20,000 nodes, d=1024")
+        print(f"{'cameras':>8} {'K':>2} {'symmetric':>9} {'λ':>6} {'λ used':>7} {'edges':>7} {'differ':>6} {'max |Δw|':>9} {'build_cvg s':>11}  peak MB (process)")
+        for n_cams in (100, 10):
+            rows, peak, st = run(['agree', 20_000, n_cams, 1024], a.cap_gb)
+            for r in rows or []:
+                print(f"{n_cams:>8} {r['k']:>2} {str(r['symmetric']):>9} {r['lam']:>6} {r['lam_value']:>7.4f} {r['edges']:>7} {r['differ']:>6} "
+                      f"{r['max_dv']:>9.1e} {r['seconds']:>11.2f}  {peak:.0f}", flush=True)
+            if rows is None: print(f"{n_cams:>8}  {st}, peak {peak:.0f} MB")
+    dims = a.dims or ([256] if a.quick else [256, 1024])
+    names = dict(none='(features only)', fixed="build_cvg λ=0.65", auto="build_cvg λ='auto'", knn='cross_camera_knn')
+    print(f"\n{a.nodes:,} nodes over {a.cams} cameras ({a.nodes // a.cams:,} each), K=1, symmetric; each row one process, cap {a.cap_gb:g} GB")
+    print(f"{'d':>5} {'what':<19} {'seconds':>8} {'peak MB':>8} {'features MB':>11} {'edges/candidates':>16} {'λ':>7}  status")
+    for d in dims:
+        for what in a.only:
+            r, peak, st = run(['scale', a.nodes, a.cams, d, what], a.cap_gb)
+            r = r or dict(seconds=float('nan'), edges=-1, lam=None, feats_mb=a.nodes * d * 4 / 2**20)
+            print(f"{d:>5} {names[what]:<19} {r['seconds']:>8.1f} {peak:>8.0f} {r['feats_mb']:>11.0f} {r['edges']:>16,} "
+                  f"{'' if r['lam'] is None else format(r['lam'], '.4f'):>7}  {st}", flush=True)
 
 if __name__ == '__main__': main()

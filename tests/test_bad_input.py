@@ -1,4 +1,7 @@
-"Bad input for the data layer: what users really produce, thrown at the readers, `verify` and `open_image`."
+"""Bad input for the data layer: what users really produce, thrown at the readers, `verify` and `open_image`.
+
+Everything runs in this process (no console script, no subprocess) on files of a few pixels: the tests take about 3 s in all, the
+rest of this file's time is importing the library."""
 import shutil
 from pathlib import Path
 

@@ -1,4 +1,11 @@
-"`uga-fast embed`, `search` and `export` on a user's own folders of images, run as a user runs them: the installed console script in a subprocess."
+"""`uga-fast embed`, `search` and `export` on a user's own folders of images, as a user runs them.
+
+The commands run in this process (the `run` fixture: conftest.py's `run_main`, with the environment, working folder, exit status and
+output the console script would have), since a fresh interpreter importing torch and fastai costs seconds a run; a PYTHONPATH given
+to `run` shadows packages as it would for a new interpreter (`test_export_without_the_extra`).
+One test starts the installed console script in a subprocess (`run_exe`): `test_help_is_there_without_the_extra`, as `--help` must
+answer from the entry point without importing the library or onnx (cheap: no torch in those processes).
+"""
 import json, os, re, shutil, subprocess, sys
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, torch
@@ -8,13 +15,16 @@ TINY = dict(arch='resnet10t', head='embed', emb_dim=32, height=32, width=16)
 CPU = ['--num-workers', '0', '--device', 'cpu']
 WEIGHTS = 'run/models/inter.pth'
 
-def run(*args, cwd, **env):
+def run_exe(*args, cwd, **env):
+    "The installed `uga-fast args` in a subprocess, in folder `cwd`"
+    if EXE is None: pytest.fail('the uga-fast console script is not installed (pip install -e .)')
     env = dict(os.environ, UGA_FAST_HOME=str(Path(cwd)/'home'), MPLBACKEND='Agg', **env)
     return subprocess.run([EXE, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=900)
 
-@pytest.fixture(autouse=True)
-def _installed():
-    if EXE is None: pytest.fail('the uga-fast console script is not installed (pip install -e .)')
+@pytest.fixture
+def run(uga_cli):
+    "`uga-fast args` in folder `cwd`, run in this process (conftest.py's `run_main`): what `run_exe` gives, without a new interpreter"
+    return uga_cli
 
 @pytest.fixture(scope='module')
 def world(tmp_path_factory):
@@ -59,7 +69,7 @@ def ref(world):
 
 G_PATHS = ['0.jpg', '1.png', 'p1/a/0.jpg', 'p1/a/1.png', 'p1/a/2.jpg', 'p2/0.jpg', 'p2/1.png', 'p2/2.jpg']   # sorted; no .cache/, no notes.txt
 
-def test_embed_pooled_by_folder(world, ref):
+def test_embed_pooled_by_folder(world, ref, run):
     r = run('embed', '--weights', WEIGHTS, '--images', 'g', '--pool-by', 'folder', '--out', 'out/feats.npz', '--bs', '3', *CPU, cwd=world)
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'settings from run/metrics.json' in r.stdout and 'wrote out/feats.npz: 8 images × 32 features, 3 folder means' in r.stdout, r.stdout
@@ -73,7 +83,7 @@ def test_embed_pooled_by_folder(world, ref):
     np.testing.assert_allclose(z['tracklet_feats'], np.stack([want[:2].mean(0), want[2:5].mean(0), want[5:].mean(0)]), atol=1e-4, rtol=1e-4)
     assert json.loads(str(z['config'])) == dict(TINY, weights=WEIGHTS)
 
-def test_embed_plain_and_flags_override_the_run(world):
+def test_embed_plain_and_flags_override_the_run(world, run):
     # --height/--width given: they win over metrics.json (the weights do not depend on the image size)
     r = run('embed', '--weights', WEIGHTS, '--images', 'q', '--height', '48', '--width', '24', '--out', 'out/q.npz', *CPU, cwd=world)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -81,7 +91,7 @@ def test_embed_plain_and_flags_override_the_run(world):
     assert sorted(z) == ['config', 'feats', 'paths'] and list(z['paths']) == ['p1/0.jpg', 'p1/1.png', 'p2/0.jpg']
     assert json.loads(str(z['config']))['height'] == 48 and z['feats'].shape == (3, 32)
 
-def test_search_prints_the_ranking_and_saves_the_strips(world, ref):
+def test_search_prints_the_ranking_and_saves_the_strips(world, ref, run):
     r = run('search', '--weights', WEIGHTS, '--query', 'q', '--gallery', 'g', '--top', '3', '--out', 'out/search.png', *CPU, cwd=world)
     assert r.returncode == 0, r.stderr[-3000:]
     qp = ['p1/0.jpg', 'p1/1.png', 'p2/0.jpg']
@@ -101,7 +111,7 @@ def test_search_prints_the_ranking_and_saves_the_strips(world, ref):
     assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and png.stat().st_size > 5_000
     assert 'wrote out/search.png: the first 3 queries and their top 3' in r.stdout
 
-def test_export_onnx_matches_pytorch(world, ref):
+def test_export_onnx_matches_pytorch(world, ref, run):
     from uga_fast.export import run_onnx
     import onnx
     r = run('export', '--weights', WEIGHTS, '--onnx', 'out/model.onnx', cwd=world)
@@ -145,10 +155,10 @@ def one_sentence(r, msg):
     (['embed', '--weights', WEIGHTS, '--images', 'g', '--pool-by', 'camera'], "--pool-by 'camera': expected 'none' or 'folder'"),
     (['embed', '--weights', 'run/metrics.json', '--images', 'g'], "--weights run/metrics.json: not a weights file of `uga-fast train`"),
 ])
-def test_mistakes_are_one_sentence(world, args, msg):
+def test_mistakes_are_one_sentence(world, args, msg, run):
     one_sentence(run(*args, *(CPU if args[0] != 'export' else []), cwd=world), msg)
 
-def test_export_without_the_extra(world, tmp_path):
+def test_export_without_the_extra(world, tmp_path, run):
     "onnxscript hidden (a package of that name that fails to import, first on the path): the extra is named, nothing is written"
     (tmp_path/'onnxscript').mkdir()
     (tmp_path/'onnxscript'/'__init__.py').write_text('raise ModuleNotFoundError("No module named \'onnxscript\'", name="onnxscript")\n')
@@ -160,20 +170,17 @@ def test_help_is_there_without_the_extra(tmp_path):
     (tmp_path/'onnx').mkdir()
     (tmp_path/'onnx'/'__init__.py').write_text('raise ModuleNotFoundError("No module named \'onnx\'", name="onnx")\n')
     for cmd in ('embed', 'search', 'export'):
-        r = run(cmd, '--help', cwd=tmp_path, PYTHONPATH=str(tmp_path))
+        r = run_exe(cmd, '--help', cwd=tmp_path, PYTHONPATH=str(tmp_path))
         assert r.returncode == 0 and '--weights' in r.stdout and "metrics.json" in r.stdout, r.stderr[-2000:]
 
 # ---- what a user's inputs and outputs meet (issue 24): in this process, for speed; `main` is what the console script calls
 
 @pytest.fixture
-def cli(world, monkeypatch):
-    "`main` run in `world`, fastai's default callbacks put back afterwards (off a terminal `main` swaps the bars for lines)"
-    from fastai.learner import defaults
+def cli(world, monkeypatch, process_kept):
+    "`main` run in `world`, the process put back afterwards (conftest.py's `process_kept`: off a terminal `main` swaps the bars for lines, ...)"
     from uga_fast.cli import main
     monkeypatch.chdir(world); monkeypatch.setenv('UGA_FAST_HOME', str(world/'home'))
-    saved = list(defaults.callbacks)
-    yield main
-    defaults.callbacks = saved
+    return main
 
 def refused(main, argv, msg):
     "`main(argv)` exits with one line holding `msg`, before any output is written"

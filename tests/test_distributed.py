@@ -1,22 +1,27 @@
-"DDP with 2 processes on the CPU (gloo): camera-balanced shards, the same graph on both ranks, and the graph of one process"
+"DDP with 2 processes on the CPU (gloo): camera-balanced shards, the same graph on both ranks, and the graph of one process; the graph's camera pairs split over the ranks"
 import os, socket, subprocess, sys
 from pathlib import Path
 import pytest, torch
 
-JOB = Path(__file__).with_name('ddp_job.py')
+JOB, GRAPH_JOB = Path(__file__).with_name('ddp_job.py'), Path(__file__).with_name('graph_job.py')
 
 def free_port():
     with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
-@pytest.fixture(scope='module')
-def ranks(tmp_path_factory):
-    out = tmp_path_factory.mktemp('ddp')
+def torchrun(job:Path, out:Path, name:str)->list:
+    "Run `job OUT` in 2 processes (torchrun, gloo, one thread each); what each rank saved as OUT/<name><rank>.pth"
     env = dict(os.environ, MPLBACKEND='Agg', PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_addr', '127.0.0.1',
-           '--master_port', str(free_port()), str(JOB), str(out)]
+           '--master_port', str(free_port()), str(job), str(out)]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, cwd=out)
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
-    return [torch.load(out/f'rank{i}.pth', weights_only=True) for i in (0, 1)]
+    return [torch.load(out/f'{name}{i}.pth', weights_only=False) for i in (0, 1)]
+
+@pytest.fixture(scope='module')
+def ranks(tmp_path_factory): return torchrun(JOB, tmp_path_factory.mktemp('ddp'), 'rank')
+
+@pytest.fixture(scope='module')
+def graph_ranks(tmp_path_factory): return torchrun(GRAPH_JOB, tmp_path_factory.mktemp('graph'), 'graph')
 
 def test_two_ranks(ranks):
     a, b = ranks
@@ -58,3 +63,25 @@ def test_same_graph_as_one_process(ranks):
     assert list(W.shape) == size
     assert torch.equal(W.indices(), idx)
     torch.testing.assert_close(W.values(), val, rtol=0, atol=1e-5)   # centroids summed in another order across ranks
+
+def test_graph_camera_pairs_split_over_ranks(graph_ranks):
+    "build_cvg/cross_camera_knn(shard=True): each rank compares its own camera pairs, about half the work, and all of them together once"
+    a, b = graph_ranks
+    assert (a['rank'], b['rank'], a['world']) == (0, 1, 2)
+    assert a['all_pairs'] == b['all_pairs'] and len(a['all_pairs']) == 10 * 9 // 2
+    assert not set(a['pairs']) & set(b['pairs']) and sorted(a['pairs'] + b['pairs']) == a['all_pairs']
+    work = [sum((t1 - t0) * (m1 - m0) for (t0, t1), (m0, m1) in r['pairs']) for r in graph_ranks]
+    assert abs(work[0] - work[1]) < 0.1 * sum(work), work            # split by the similarities each pair computes
+
+def test_sharded_graph_is_the_graph_of_one_process(graph_ranks):
+    "Every rank gets the whole graph, the one one process builds: same edges, same weights (bit for bit), same λ; the candidates in the same order"
+    a, b = graph_ranks
+    assert a['sharded'].keys() == a['single'].keys()
+    for key, one in a['single'].items():
+        for r in graph_ranks:
+            for x, y in zip(r['sharded'][key], one): assert torch.equal(x, y) if torch.is_tensor(x) else x == y, (r['rank'], key)
+    assert a['single'][(1, True, 0.3)][0].shape[1] > 600               # there are cross-camera edges to compare
+
+def test_all_gather_cat(graph_ranks):
+    "Tensors of different lengths, concatenated in rank order on every rank, dtype kept"
+    for r in graph_ranks: assert r['gathered'].tolist() == [0, 1, 2, 100, 101, 102, 103, 104] and r['gathered'].dtype == torch.int32

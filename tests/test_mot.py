@@ -1,4 +1,7 @@
-"`load_reid('mot', …)` beyond the notebook: a read-only root, and training on tracklets without query/gallery"
+"""`load_reid('mot', …)` beyond the notebook: a read-only root, and training on tracklets without query/gallery.
+
+Everything runs in this process (no console script, no subprocess); the scene is written once for the module (`scene`) and copied
+without its crops by the tests that change it (`fresh`)."""
 import os, shutil, stat
 from pathlib import Path
 import numpy as np, pytest

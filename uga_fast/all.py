@@ -22,9 +22,9 @@ from .loss import IntraCameraLoss, CrossCameraLoss
 from .callbacks import (tracklet_centroids, current_centroids, CentroidSwap, UseCrossCameraLoss, CVGUpdate, StopOnNaN, NaNLossError,
                         EpochTimes, LossAsFloat, ProgressLines, DeviceMixedPrecision, ChannelsLastBatch, CrossCameraLossCallback)
 from .checkpoint import TrainingCheckpoint, CheckpointError, load_checkpoint
-from .metrics import (evaluate_rank, distance_matrix, evaluate_features, pool_tracklets, evaluate_video, mean_over_splits,
-                      rank_summary, pair_similarity)
-from .rerank import re_ranking
+from .metrics import (evaluate_rank, distance_matrix, distance_blocks, top_matches, evaluate_features, pool_tracklets, evaluate_video,
+                      mean_over_splits, rank_summary, pair_similarity)
+from .rerank import re_ranking, re_ranking_blocks
 from .learner import UGALearner, intra_accuracy, step_schedule
 from .export import FeatureExtractor, OnnxFile, run_onnx, MissingExtraError
 from .demo import synthetic_weights

@@ -29,16 +29,51 @@ def _per_tracklet_sum(x:torch.Tensor, idx:torch.Tensor, n:int, reduce:bool)->tor
     s = torch.zeros(n, *x.shape[1:], device=x.device).index_add_(0, idx, x)
     return all_reduce_sum(s) if reduce else s
 
-def _inlier_weights(x:torch.Tensor, idx:torch.Tensor, n:int, trim:float, reduce:bool, iters:int=3)->torch.Tensor:
-    "1 for the frames within `trim` × the median frame distance (1 - cos) of their tracklet's centre, else 0; the centre re-estimated from the kept frames"
-    x, w = F.normalize(x.float(), dim=1), torch.ones(len(x), device=x.device)
+def _row_blocks(x:torch.Tensor, size:int=2**24)->list:
+    "(start, end) of blocks of rows of `x` holding about `size` numbers (64 MB of float32)"
+    rows = max(1, size // max(1, x[0].numel() if len(x) else 1))
+    return [(s, min(s + rows, len(x))) for s in range(0, len(x), rows)]
+
+def _weighted_sum(x:torch.Tensor, w:torch.Tensor, idx:torch.Tensor, n:int, reduce:bool, unit:bool, size:int=2**24)->torch.Tensor:
+    "Per-tracklet sums of the rows of `x` (L2-normalised first, with `unit`) times `w`, `size` numbers at a time; over all ranks with `reduce`"
+    s = torch.zeros(n, *x.shape[1:], device=x.device)
+    for a, b in _row_blocks(x, size): s.index_add_(0, idx[a:b], (F.normalize(x[a:b].float(), dim=1) if unit else x[a:b].float()) * w[a:b, None])
+    return all_reduce_sum(s) if reduce else s
+
+def _inlier_weights(x:torch.Tensor, idx:torch.Tensor, n:int, trim:float, reduce:bool, iters:int=3, size:int=2**24)->torch.Tensor:
+    "1 for the frames within `trim` × the median frame distance (1 - cos) of their tracklet's centre, else 0; the centre re-estimated from the kept frames, `size` numbers at a time"
+    w, d = torch.ones(len(x), device=x.device), torch.empty(len(x), device=x.device)
     multi = torch.bincount(idx, minlength=n)[idx] > 1                  # frames of tracklets with two frames or more
     for _ in range(iters):
-        c = F.normalize(_per_tracklet_sum(x * w[:, None], idx, n, reduce), dim=1)
-        d = 1 - (x * c[idx]).sum(1)
+        c = F.normalize(_weighted_sum(x, w, idx, n, reduce, True, size), dim=1)
+        for a, b in _row_blocks(x, size): d[a:b] = 1 - (F.normalize(x[a:b].float(), dim=1) * c[idx[a:b]]).sum(1)
         closest = d <= torch.full((n,), 2., device=x.device).scatter_reduce(0, idx, d, 'amin')[idx]   # each tracklet keeps its closest frame
         w = ((d <= trim * (d[multi].median() if multi.any() else 0.)) | closest).float()
     return w
+
+def _buffers(f:torch.Tensor, tracklet:torch.Tensor, n:int, store:bool)->dict:
+    "Where `_features_pass` accumulates, on the device and in the shape of the first batch's features `f`"
+    dev, shape = f.device, f.shape[1:]
+    if store: return dict(idx=tracklet.to(dev), feats=torch.empty(len(tracklet), *shape, dtype=f.dtype, device=dev))
+    return dict(idx=tracklet.to(dev), sums=torch.zeros(n, *shape, device=dev), count=torch.zeros(n, device=dev), feats=None)
+
+def _features_pass(model:torch.nn.Module, dl:DataLoader, tracklet:torch.Tensor, n:int, store:bool)->dict:
+    "One pass of `model.features` over `dl` (eval mode, no gradients): per-tracklet sums and counts, batch by batch; with `store`, instead, every item's feature in one preallocated N×d tensor"
+    acc, was, got = {}, model.training, 0
+    model.eval()
+    try:
+        with torch.no_grad():
+            for b in dl:
+                if got + len(b[0]) <= len(tracklet):                    # a loader longer than `tracklet`: the rest only counted, for the error
+                    f = model.features(b[0])
+                    acc = acc or _buffers(f, tracklet, n, store)
+                    i = acc['idx'][got:got + len(f)]
+                    if store: acc['feats'][got:got + len(f)] = f
+                    else: acc['sums'].index_add_(0, i, f.float()); acc['count'].index_add_(0, i, torch.ones(len(f), device=f.device))
+                got += len(b[0])
+    finally: model.train(was)
+    if got != len(tracklet) or not acc: raise ValueError(f"the loader gave {got} items but `tracklet` has {len(tracklet)} entries")
+    return acc
 
 def tracklet_centroids(model:torch.nn.Module, # a `UGAModel` (anything with `.features(x)`)
                      dl:DataLoader, # the training images in order, e.g. `dls.train_eval_dl`; batches `(x,)`
@@ -48,18 +83,18 @@ def tracklet_centroids(model:torch.nn.Module, # a `UGAModel` (anything with `.fe
                      trim:float|None=None, # leave out the frames farther (1 - cos) from their tracklet's centre than `trim` × the median frame; None: every frame
                      inliers:bool=False, # also return the mask of the items kept in the means
                     ): # n×d, row i the mean φ of tracklet i's images; with `inliers`, and a bool mask over the items of `dl`
-    "Tracklet centroids $c_t^i$, Eq. (3): the mean feature φ over each tracklet's images (its inliers, with `trim`), in eval mode"
+    "Tracklet centroids $c_t^i$, Eq. (3): the mean feature φ over each tracklet's images (its inliers, with `trim`), in eval mode, summed batch by batch"
     if trim is not None and not trim > 0: raise ValueError(f"trim={trim}: the cut in median frame distances must be > 0 (or None: every frame)")
     tracklet = torch.tensor(np.asarray(tracklet), dtype=torch.long)   # a copy: pandas' arrays may be read-only
     n = n or int(tracklet.max()) + 1
-    was = model.training; model.eval()
-    try:
-        with torch.no_grad(): feats = torch.cat([model.features(b[0]) for b in dl])
-    finally: model.train(was)
-    if len(feats) != len(tracklet): raise ValueError(f"the loader gave {len(feats)} items but `tracklet` has {len(tracklet)} entries")
-    idx = tracklet.to(feats.device)
-    w = _inlier_weights(feats, idx, n, trim, reduce) if trim is not None else torch.ones(len(feats), device=feats.device)
-    sums, count = _per_tracklet_sum(feats.float() * w[:, None], idx, n, reduce), _per_tracklet_sum(w, idx, n, reduce)
+    acc = _features_pass(model, dl, tracklet, n, store=trim is not None)
+    idx, feats = acc['idx'], acc['feats']
+    if trim is None:
+        w, sums, count = torch.ones(len(idx), device=idx.device), acc['sums'], acc['count']
+        if reduce: sums, count = all_reduce_sum(sums), all_reduce_sum(count)
+    else:
+        w = _inlier_weights(feats, idx, n, trim, reduce)
+        sums, count = _weighted_sum(feats, w, idx, n, reduce, False), _per_tracklet_sum(w, idx, n, reduce)
     if (count == 0).any(): raise ValueError(f"tracklets without images: {torch.nonzero(count == 0).flatten()[:10].tolist()} (of {n}); every node needs a centroid")
     return (sums / count[:, None], w.bool()) if inliers else sums / count[:, None]
 
@@ -151,8 +186,8 @@ class CVGUpdate(Callback):
             raise TypeError(f"CVGUpdate needs a loss with `set_cvg` (CrossCameraLoss), got {type(self.learn.loss_func).__name__}")
         x, w, c = self.nodes()
         W, lam = cvg_with_lambda(x, self.learn.dls.node_cam, lam=self._get('lam', 0.65), k=self._get('k', 1),
-                                 symmetric=self._get('symmetric', True), q=self._get('lam_q', 0.95))
-        W = broadcast_graph(W)                                     # several processes: rank 0's graph on every rank
+                                 symmetric=self._get('symmetric', True), q=self._get('lam_q', 0.95), shard=is_distributed())   # ranks share the camera pairs
+        W = broadcast_graph(W)                                     # several processes: rank 0's graph on every rank (the same graph already)
         prev, self.first = (None if self.first else self.learn.cvg), False
         self.learn.cvg = W
         self.learn.loss_func.set_cvg(W)

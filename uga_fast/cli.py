@@ -366,12 +366,12 @@ def embed_cmd(weights:str='', # weights written by `uga-fast train` (required; e
     return res
 
 # %% ../nbs/13_cli.ipynb #38111c17
-def _ranking_text(qrel:list, grel:list, order, d)->str:
-    "Each query, then its ranked gallery images: rank, distance, path"
+def _ranking_text(qrel:list, grel:list, order, dist)->str:
+    "Each query, then its ranked gallery images: rank, distance, path (`order`, `dist`: as `_rank` gives them)"
     lines = []
     for i, q in enumerate(qrel):
         lines.append(f"query {q}")
-        lines += [f"  {r + 1:>3}  {d[i, j]:.4f}  {grel[j]}" for r, j in enumerate(order[i])]
+        lines += [f"  {r + 1:>3}  {dist[i, r]:.4f}  {grel[j]}" for r, j in enumerate(order[i])]
     return '\n'.join(lines)
 
 def _wrap(name:str, width:int=16)->str:
@@ -383,7 +383,7 @@ def _wrap(name:str, width:int=16)->str:
         lines[-1] += part
     return '\n'.join(l[i:i + width] for l in lines for i in range(0, len(l), width))
 
-def _strips(qroot:Path, qrel:list, groot:Path, grel:list, order, d, n:int):
+def _strips(qroot:Path, qrel:list, groot:Path, grel:list, order, dist, n:int):
     "Ranked strips of the first `n` queries: the query, then its ranked gallery images titled with rank and distance"
     from matplotlib.figure import Figure
     from uga_fast.data import open_image
@@ -391,7 +391,7 @@ def _strips(qroot:Path, qrel:list, groot:Path, grel:list, order, d, n:int):
     fig = Figure(figsize=(1.1*(k + 1), 2.2*rows))
     axs = fig.subplots(rows, k + 1, squeeze=False)
     for r in range(rows):
-        items = [(qroot/qrel[r], f"query\n{_wrap(qrel[r])}")] + [(groot/grel[j], f"{i + 1}: {d[r, j]:.3f}\n{_wrap(grel[j])}") for i, j in enumerate(order[r])]
+        items = [(qroot/qrel[r], f"query\n{_wrap(qrel[r])}")] + [(groot/grel[j], f"{i + 1}: {dist[r, i]:.3f}\n{_wrap(grel[j])}") for i, j in enumerate(order[r])]
         for ax, (path, title) in zip(axs[r], items):
             ax.imshow(open_image(path)); ax.set_xticks([]); ax.set_yticks([]); ax.set_title(title, fontsize=7)
     fig.tight_layout()
@@ -404,16 +404,19 @@ def _picture_exts()->tuple:
     return tuple(f'.{e}' for e in FigureCanvasBase.get_supported_filetypes())
 
 def _rank(d, qfiles:list, gfiles:list, top:int, keep_self:bool)->tuple:
-    "Each query's `top` gallery indices by distance `d` (stable), and their distances; a query's own file left out unless `keep_self`"
+    "Each query's `top` gallery indices by distance `d` (a matrix or its (i, block) pairs; ties by index) and their distances, without holding `d`; a query's own file left out unless `keep_self`"
     import numpy as np
-    d = d.copy()
+    from uga_fast.metrics import top_matches
+    own = np.full(len(qfiles), -1)
     if not keep_self:
         at = {str(f.resolve()): j for j, f in enumerate(gfiles)}
         own = np.array([at.get(str(f.resolve()), -1) for f in qfiles])
-        d[np.flatnonzero(own >= 0), own[own >= 0]] = np.inf      # the same file: not a match, whatever its distance
-        top = min(top, len(gfiles) - int((own >= 0).any()))
-    order = np.argsort(d, axis=1, kind='stable')[:, :min(top, len(gfiles))]
-    return order, np.take_along_axis(d, order, 1)
+    drop = int((own >= 0).any())                                 # the same file is not a match, whatever its distance
+    top = min(top, len(gfiles) - drop)
+    dist, idx = top_matches(d, top + drop)                       # one more, for the own file
+    keep = idx != own[:, None]
+    keep &= np.cumsum(keep, 1) <= top
+    return idx[keep].reshape(len(qfiles), top), dist[keep].reshape(len(qfiles), top)
 
 @delegates(_weights_config, but=['weights'])
 def search_cmd(weights:str='', # weights written by `uga-fast train` (required)
@@ -430,7 +433,7 @@ def search_cmd(weights:str='', # weights written by `uga-fast train` (required)
                **model, # the model's settings (`_weights_config`)
               )->tuple:
     "Rank a gallery folder's images for a query image or each image of a query folder: prints the top matches with their distances, saves the ranked strips"
-    from uga_fast.metrics import distance_matrix
+    from uga_fast.metrics import distance_blocks
     if top < 1: raise SystemExit(f"--top {top}: expected at least 1")
     if metric not in ('cosine', 'euclidean'): raise SystemExit(f"--metric {metric!r}: expected 'cosine' or 'euclidean'")
     cfg, src, p = _weights_config(weights, **model)
@@ -438,11 +441,11 @@ def search_cmd(weights:str='', # weights written by `uga-fast train` (required)
     out = _out_file(out, '--out', _picture_exts(), inputs=[p], folders=[(qroot, qrel), (groot, grel)]) if show > 0 else None
     learn = _weights_learner(cfg, src, p, weights, qroot/qrel[0], bs, num_workers, device)
     qfiles, gfiles = [qroot/x for x in qrel], [groot/x for x in grel]
-    d = distance_matrix(learn.embed(qfiles, bs=bs), learn.embed(gfiles, bs=bs), metric=metric).cpu().numpy()
-    order, dist = _rank(d, qfiles, gfiles, top, keep_self)
-    print(_ranking_text(qrel, grel, order, d))
+    d = distance_blocks(learn.embed(qfiles, bs=bs), learn.embed(gfiles, bs=bs), metric=metric)   # a block of queries at a time
+    order, dist = _rank(d, qfiles, gfiles, top, keep_self)       # memory: O(n_query·top + block·n_gallery), not the whole matrix
+    print(_ranking_text(qrel, grel, order, dist))
     if out is not None:
-        fig = _strips(qroot, qrel, groot, grel, order, d, show)
+        fig = _strips(qroot, qrel, groot, grel, order, dist, show)
         _write_atomic(out, lambda f: fig.savefig(f, dpi=72))
         print(f"wrote {_short_path(out)}: the first {min(show, len(qrel))} queries and their top {order.shape[1]}")
     return order, dist

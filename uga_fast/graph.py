@@ -11,8 +11,10 @@ __all__ = ['cross_camera_knn', 'build_cvg', 'cvg_with_lambda', 'cvg_stats', 'cvg
 # %% ../nbs/07_graph.ipynb #f0fe9f53
 from .core import check_k, check_lam, check_not_meta, renamed_args
 from fastcore.meta import delegates   # first: the dependencies, imported by core without changing the warning filters
+from .distributed import is_distributed, all_gather_cat
 import warnings
-import numpy as np, pandas as pd, torch, torch.nn.functional as F
+from functools import partial
+import numpy as np, pandas as pd, torch, torch.distributed as dist, torch.nn.functional as F
 
 # %% ../nbs/07_graph.ipynb #4b45c69f
 def _node_cams(node_cam, n:int, device)->torch.Tensor:
@@ -27,12 +29,32 @@ def _node_cams(node_cam, n:int, device)->torch.Tensor:
         raise ValueError(f"node_cam must be integer camera ids >= 0, got dtype {node_cam.dtype} and min {node_cam.min().item() if n else None}")
     return node_cam.to(device).long()
 
-def _node_feats(feats, device)->torch.Tensor:
-    "`feats` as an N×d float tensor on `device`, L2-normalised rows"
+def _checked_feats(feats, rows:int=8192)->torch.Tensor:
+    "`feats` as a tensor, checked: N×d and finite (`rows` at a time: `isfinite` makes temporaries the size of its input)"
     feats = torch.as_tensor(check_not_meta(feats, 'feats')).detach()
     if feats.ndim != 2: raise ValueError(f"feats must be N×d, one row per node, got shape {tuple(feats.shape)}")
-    if not torch.isfinite(feats).all(): raise ValueError("feats holds NaN or inf: the model diverged (lower the learning rate?)")
-    return F.normalize(feats.to(device).float(), dim=1)
+    if not all(torch.isfinite(feats[s:s + rows]).all() for s in range(0, len(feats), rows)):
+        raise ValueError("feats holds NaN or inf: the model diverged (lower the learning rate?)")
+    return feats
+
+def _normalised(feats:torch.Tensor, device, order:torch.Tensor, rows:int=8192)->torch.Tensor:
+    "The rows `order` of `feats` as float on `device`, L2-normalised, made `rows` at a time: one N×d copy, no N×d temporaries"
+    x, order = torch.empty(feats.shape, device=device), order.to(feats.device)
+    for s in range(0, len(x), rows): x[s:s + rows] = F.normalize(feats[order[s:s + rows]].to(device).float(), dim=1)
+    return x
+
+def _node_feats(feats, device)->torch.Tensor:
+    "`feats` as an N×d float tensor on `device`, L2-normalised rows"
+    return F.normalize(_checked_feats(feats).to(device).float(), dim=1)
+
+def _sorted_nodes(feats, node_cam, device)->tuple:
+    "The node features L2-normalised and grouped by camera, the order that groups them, and each camera's slice (those that hold nodes)"
+    feats = _checked_feats(feats)
+    device = torch.device(device) if device is not None else feats.device
+    c = _node_cams(node_cam, len(feats), device)
+    order = torch.argsort(c, stable=True)
+    b = _camera_bounds(c[order])
+    return _normalised(feats, device, order), order, [(b[m], b[m + 1]) for m in range(len(b) - 1) if b[m + 1] > b[m]]
 
 # %% ../nbs/07_graph.ipynb #3f9dd835
 def _camera_bounds(c:torch.Tensor)->list:
@@ -46,19 +68,56 @@ def _merge_best(best, v, i, k:int)->tuple:
     v, sel = v.topk(min(k, len(v)), dim=0)
     return v, i.gather(0, sel)
 
-def _camera_pair_knn(x, t:tuple, m:tuple, k:int, block)->list:
-    "Eq. (4) between two cameras: $KNN_m$ of camera t's nodes and $KNN_t$ of camera m's (slices `t`, `m` of `x`), as (i, j, cos) triplets, a block of rows at a time"
+def _rows_per_block(t:tuple, m:tuple, block)->int:
+    "Rows of camera t compared with camera m at once: `block`, or as many as make 2**24 similarities (64 MB)"
+    return block or max(1, 2**24 // (m[1] - m[0]))
+
+def _camera_pair_knn(x, t:tuple, m:tuple, k:int, block, buf)->tuple:
+    "Eq. (4) between cameras t and m (slices of `x`), a block of t's rows at a time, the similarities in `buf`: ((j, cos) M_t×K: $KNN_m$ of t's nodes, (i, cos) K×M_m: $KNN_t$ of m's)"
     (t0, t1), (m0, m1) = t, m
-    xm, rows, best, out = x[m0:m1], block or max(1, 2**24 // (m1 - m0)), None, []
+    xm, rows, best, near = x[m0:m1], _rows_per_block(t, m, block), None, []
     for s in range(t0, t1, rows):
         e = min(s + rows, t1)
-        S = x[s:e] @ xm.t()                                 # rows of camera t × all of camera m
+        S = torch.matmul(x[s:e], xm.t(), out=buf[:(e - s) * (m1 - m0)].view(e - s, m1 - m0))   # rows of camera t × all of camera m
         v, j = S.topk(min(k, m1 - m0), dim=1)               # t's nodes: their K nearest in m, complete
-        out.append((torch.arange(s, e, device=x.device)[:, None].expand_as(j), j + m0, v))
+        near.append((j + m0, v))
         v, i = S.topk(min(k, e - s), dim=0)                 # m's nodes: their K nearest among these rows of t...
         best = _merge_best(best, v, i + s, k)               # ...merged with the earlier rows'
-    out.append((torch.arange(m0, m1, device=x.device)[None].expand_as(best[1]), best[1], best[0]))
-    return out
+    j, v = (torch.cat(z) for z in zip(*near))
+    return (j, v), (best[1], best[0])
+
+def _no_pair(k:int, device)->tuple:
+    "What `_camera_pair_knn` gives for two empty cameras: the shapes and types of a pair's results, without rows"
+    return ((torch.empty(0, k, dtype=torch.long, device=device), torch.empty(0, k, device=device)),
+            (torch.empty(k, 0, dtype=torch.long, device=device), torch.empty(k, 0, device=device)))
+
+def _pair_candidates(t:tuple, m:tuple, rows:tuple, cols:tuple)->tuple:
+    "Every candidate of a camera pair as `cross_camera_knn` lists them, (i, j, cos): t's nodes' K nearest in m, then m's in t (positions, int32)"
+    (rj, rv), (ci, cv) = rows, cols
+    ri = torch.arange(*t, device=rj.device)[:, None].expand_as(rj)
+    cj = torch.arange(*m, device=ci.device)[None].expand_as(ci)
+    return (torch.cat([ri.reshape(-1), cj.reshape(-1)]).int(), torch.cat([rj.reshape(-1), ci.reshape(-1)]).int(),
+            torch.cat([rv.reshape(-1), cv.reshape(-1)]))
+
+def _share(pairs:list, shard:bool)->list:
+    "With `shard` in a distributed run, this rank's share of the camera pairs: a contiguous run of them holding about 1/R of the similarities"
+    if not (shard and is_distributed()) or not pairs: return pairs
+    cost = torch.tensor([(t1 - t0) * (m1 - m0) for (t0, t1), (m0, m1) in pairs], dtype=torch.float64)
+    owner = ((cost.cumsum(0) - cost / 2) / cost.sum() * dist.get_world_size()).long().tolist()   # by the middle of each pair's work
+    return [p for p, o in zip(pairs, owner) if o == dist.get_rank()]
+
+def _pair_search(feats, node_cam, k:int, block, device, keep, shard:bool=False)->tuple:
+    "`keep(t, m, rows, cols)` on each pair of cameras once (this rank's share with `shard`), each of its outputs concatenated in the pairs' order (every rank's, with `shard`); and the node order"
+    x, order, cams = _sorted_nodes(feats, node_cam, device)
+    pairs = _share([(t, m) for a, t in enumerate(cams) for m in cams[a + 1:]], shard)   # cos is symmetric: one block serves both directions
+    # one buffer for every block of similarities: fresh blocks of up to 64 MB, freed one after another, fragment the heap (GBs over 5,000 pairs)
+    buf = x.new_empty(max([min(_rows_per_block(t, m, block), t[1] - t[0]) * (m[1] - m[0]) for t, m in pairs], default=0))
+    parts = [keep(t, m, *_camera_pair_knn(x, t, m, k, block, buf)) for t, m in pairs] or [keep((0, 0), (0, 0), *_no_pair(k, x.device))]
+    del x, buf                                             # the features' copy goes before the results are put together
+    fields, out = [list(f) for f in zip(*parts)], []
+    del parts
+    while fields: out.append(torch.cat(fields.pop(0)))     # each output's parts freed once it is put together
+    return [all_gather_cat(f) for f in out] if shard else out, order
 
 @renamed_args(cams='node_cam')
 def cross_camera_knn(feats, # N×d node features (classifier weights or tracklet centroids), tensor or array
@@ -66,43 +125,55 @@ def cross_camera_knn(feats, # N×d node features (classifier weights or tracklet
                      k:int=1, # neighbours kept in each other camera (the paper's K)
                      block:int|None=None, # rows compared at once; default 2**24 // (nodes of the other camera): 64 MB of similarities
                      device=None, # where to compute; default where `feats` lives
+                     shard:bool=False, # in a distributed run, compute 1/R of the camera pairs on each rank and gather (every rank must call it)
                     )->tuple: # (i, j, cos(i,j)): node j is one of node i's `k` nearest in camera cam(j) ≠ cam(i)
     "The K nearest neighbours of every node in every other camera, $KNN_m(i)$ of Eq. (4), blockwise"
     k = check_k(k)
-    device = torch.device(device) if device is not None else torch.as_tensor(feats).device
-    x = _node_feats(feats, device)
-    c = _node_cams(node_cam, len(x), device)
-    order = torch.argsort(c, stable=True)                  # nodes grouped by camera
-    x, b = x[order], _camera_bounds(c[order])
-    sl = [(b[m], b[m + 1]) for m in range(len(b) - 1) if b[m + 1] > b[m]]   # the cameras that hold nodes
-    # each pair of cameras once: cos is symmetric, so one similarity block serves both directions
-    out = [o for a, t in enumerate(sl) for m in sl[a + 1:] for o in _camera_pair_knn(x, t, m, k, block)]
-    if not out: e = torch.empty(0, dtype=torch.long, device=device); return e, e.clone(), torch.empty(0, device=device)
-    I, J, V = (torch.cat([a.reshape(-1) for a in z]) for z in zip(*out))
-    return order[I], order[J], V
+    (i, j, v), order = _pair_search(feats, node_cam, k, block, device, _pair_candidates, shard)
+    i = order[i]; j = order[j]                             # one at a time: the int32 positions go as the indices come
+    return i, j, v
 
 # %% ../nbs/07_graph.ipynb #7e8fde47
-def _cvg_from_knn(i, j, v, N:int, lam:float, symmetric:bool)->torch.Tensor:
-    "Eq. (5) on the candidates of `cross_camera_knn`: the N×N sparse weights with self-loops"
-    if symmetric:
-        mutual = torch.isin(j * N + i, i * N + j)              # (j,i) is a candidate too: i ∈ KNN(j)
-        keep = mutual & (v > lam) & (i < j)                    # each pair once, then mirrored: exactly symmetric
-        i, j, v = i[keep], j[keep], v[keep]
-        i, j, v = torch.cat([i, j]), torch.cat([j, i]), torch.cat([v, v])
-    else:
-        keep = v > lam                                         # row i keeps its own choices: W need not be symmetric
-        i, j, v = i[keep], j[keep], v[keep]
+def _sparse_cvg(i, j, v, N:int, mirror:bool)->torch.Tensor:
+    "Eq. (5) as N×N sparse weights: the self-loops and the edges (i, j, cos), also as (j, i) with `mirror`; coalesced"
+    if mirror: i, j, v = torch.cat([i, j]), torch.cat([j, i]), torch.cat([v, v])
     ar = torch.arange(N, device=i.device)
     idx = torch.stack([torch.cat([ar, i]), torch.cat([ar, j])])
     val = torch.cat([torch.ones(N, device=i.device), v.float()])
     return torch.sparse_coo_tensor(idx, val, (N, N), check_invariants=False).coalesce()
 
-def _cvg(feats, node_cam, lam=0.65, k=1, symmetric=True, q=0.95, block=None, device=None)->tuple:
-    "The graph of Eq. (4)-(5) and its λ: one neighbour search; with lam='auto', for one neighbour more, whose similarities give λ"
-    check_lam(lam, q)
-    if lam == 'auto': (i, j, v), null = _knn_and_null(feats, node_cam, k, block, device); lam = _null_quantile(null, q)
-    else: i, j, v = cross_camera_knn(feats, node_cam, k=k, block=block, device=device)
-    return _cvg_from_knn(i, j, v, len(feats), float(lam), symmetric), float(lam)
+def _cvg_from_knn(i, j, v, N:int, lam:float, symmetric:bool)->torch.Tensor:
+    "Eq. (5) on the candidates of `cross_camera_knn`: the N×N sparse weights with self-loops"
+    if symmetric: keep = torch.isin(j * N + i, i * N + j) & (v > lam) & (i < j)   # mutual, each pair once, then mirrored
+    else: keep = v > lam                                       # row i keeps its own choices: W need not be symmetric
+    return _sparse_cvg(i[keep], j[keep], v[keep], N, symmetric)
+
+def _pair_edges(t:tuple, m:tuple, rows:tuple, cols:tuple, symmetric:bool, lam:float|None)->tuple:
+    "A camera pair's edges of Eq. (5) as (i, j, cos), positions as int32: mutual pairs once each (with `symmetric`) or every candidate; above `lam` (None: all)"
+    if not symmetric: i, j, v = _pair_candidates(t, m, rows, cols)
+    else:
+        (j, v), (ci, _) = rows, cols
+        i = torch.arange(*t, device=j.device)[:, None].expand_as(j)
+        mutual = (ci[:, j - m[0]] == i[None]).any(0)          # i ∈ KNN_t(j): node j's K nearest in t hold i
+        i, j, v = i[mutual].int(), j[mutual].int(), v[mutual]
+    if lam is None: return i, j, v
+    keep = v > lam
+    return i[keep], j[keep], v[keep]
+
+def _pair_graph(t:tuple, m:tuple, rows:tuple, cols:tuple, k:int, symmetric:bool, lam:float|None)->tuple:
+    "A camera pair's part of the graph: its edges (`_pair_edges`); with lam=None (λ not known yet: 'auto'), from a search for K+1, and the null"
+    if lam is not None: return _pair_edges(t, m, rows, cols, symmetric, lam)
+    rows, cols, null = _split_null(rows, cols, k)
+    return *_pair_edges(t, m, rows, cols, symmetric, None), null
+
+def _cvg(feats, node_cam, lam=0.65, k=1, symmetric=True, q=0.95, block=None, device=None, shard=False)->tuple:
+    "The graph of Eq. (4)-(5) and its λ, camera pair by camera pair; with lam='auto', a search for one neighbour more, whose similarities give λ"
+    check_lam(lam, q); k = check_k(k)
+    auto = lam == 'auto'
+    keep = partial(_pair_graph, k=k, symmetric=symmetric, lam=None if auto else float(lam))
+    (i, j, v, *null), order = _pair_search(feats, node_cam, k + auto, block, device, keep, shard)
+    if auto: lam = _null_quantile(null[0], q); i, j, v = i[v > lam], j[v > lam], v[v > lam]
+    return _sparse_cvg(order[i], order[j], v, len(order), symmetric), float(lam)
 
 def _cvg_warnings(feats, node_cam, W:torch.Tensor, lam:float, k:int):
     "Warn when a graph of `build_cvg` is likely not what was meant: all-zero node features, or no cross-camera edge at all"
@@ -127,9 +198,10 @@ def build_cvg(feats, # N×d node features: the classifier weights (after the swa
               q:float=0.95, # with lam='auto': the quantile of the non-match similarities that λ sits at
               block:int|None=None, # rows compared at once (see `cross_camera_knn`)
               device=None, # where to compute; default where `feats` lives
+              shard:bool=False, # in a distributed run, compare 1/R of the camera pairs on each rank and gather the edges (every rank must call it; each gets the whole graph)
              )->torch.Tensor: # N×N sparse COO, coalesced: row i holds e(i,·)
     "Cross-view graph weights, Eq. (4)-(5): e(i,i)=1, e(i,j)=cos(i,j) for surviving cross-camera edges, 0 otherwise"
-    W, lam = _cvg(feats, node_cam, lam, k, symmetric, q, block, device)
+    W, lam = _cvg(feats, node_cam, lam, k, symmetric, q, block, device, shard)
     _cvg_warnings(feats, node_cam, W, lam, k)
     return W
 
@@ -261,23 +333,21 @@ def centre_cameras(feats, # N×d node features, tensor or array
     return x - mean[c] * (n[c] > 1)[:, None]
 
 # %% ../nbs/07_graph.ipynb #8a2f71f0
-def _rank_in_group(key:torch.Tensor, v:torch.Tensor)->torch.Tensor:
-    "Rank of each value `v` within its group `key`, highest first (0 = the best of its group)"
-    o = torch.argsort(v, descending=True, stable=True)
-    o = o[torch.argsort(key[o], stable=True)]                  # grouped, best first within each group
-    ks = key[o]
-    rank = torch.empty_like(o)
-    rank[o] = torch.arange(len(o), device=v.device) - torch.searchsorted(ks, ks)
-    return rank
+def _split_null(rows:tuple, cols:tuple, k:int)->tuple:
+    "From a camera pair's search for K+1: its K nearest (rows, cols as `_camera_pair_knn` gives them) and the (K+1)-th similarities, t's nodes' then m's (none where a camera has K nodes or fewer)"
+    (rj, rv), (ci, cv) = rows, cols
+    return (rj[:, :k], rv[:, :k]), (ci[:k], cv[:k]), torch.cat([rv[:, k:k + 1].reshape(-1), cv[k:k + 1].reshape(-1)])
+
+def _near_and_null(t:tuple, m:tuple, rows:tuple, cols:tuple, k:int)->tuple:
+    "A camera pair's candidates (`_pair_candidates`) and null from a search for K+1"
+    rows, cols, null = _split_null(rows, cols, k)
+    return *_pair_candidates(t, m, rows, cols), null
 
 def _knn_and_null(feats, node_cam, k:int, block, device)->tuple:
     "One search for K+1 neighbours: the K nearest per other camera (Eq. 4's candidates), and the (K+1)-th similarities (the null)"
     k = check_k(k)
-    i, j, v = cross_camera_knn(feats, node_cam, k=k + 1, block=block, device=device)
-    c = _node_cams(node_cam, len(feats), i.device)
-    rank = _rank_in_group(i * (int(c.max()) + 1) + c[j], v)    # group: (node, other camera)
-    near = rank < k
-    return (i[near], j[near], v[near]), v[rank == k]
+    (i, j, v, null), order = _pair_search(feats, node_cam, k + 1, block, device, partial(_near_and_null, k=k))
+    return (order[i], order[j], v), null
 
 @renamed_args(cams='node_cam')
 def cvg_null(feats, # N×d node features
