@@ -58,8 +58,8 @@ case "$cmd" in
     check_export
     # One thread per test process, and the cores shared among processes: two processes that each start a thread per core
     # run several times slower than one (OpenMP threads spin on cores the other process holds).
+    n=${UGA_TEST_WORKERS:-$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)}   # the cores (GNU nproc says 1 under OMP_NUM_THREADS=1)
     export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}" MPLBACKEND=Agg
-    n=${UGA_TEST_WORKERS:-$(nproc)}
     echo "== nbdev-test (the notebooks; cells flagged slow/gpu/data are skipped) and pytest (tests/), side by side, $n processes each"
     nblog=$(mktemp)
     nbdev-test --n-workers "$n" --timing "$@" > "$nblog" 2>&1 & nbpid=$!
