@@ -63,7 +63,7 @@ case "$cmd" in
     echo "== nbdev-test (the notebooks; cells flagged slow/gpu/data are skipped) and pytest (tests/), side by side, $n processes each"
     nblog=$(mktemp)
     nbdev-test --n-workers "$n" --timing "$@" > "$nblog" 2>&1 & nbpid=$!
-    pyrc=0; python -m pytest -q -n "$n" --dist loadgroup --durations=10 tests || pyrc=$?
+    pyrc=0; python -m pytest -q -n "$n" --dist loadfile --durations=10 tests || pyrc=$?
     nbrc=0; wait "$nbpid" || nbrc=$?
     echo "== nbdev-test"; cat "$nblog"; rm -f "$nblog"
     [ "$nbrc" = 0 ] && [ "$pyrc" = 0 ] ;;

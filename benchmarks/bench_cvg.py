@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """The cross-view graph at scale: `build_cvg` exact against a dense reference at 20k nodes, and time and peak memory at 200k.
 
-    python benchmarks/bench_cvg.py            # agreement at 20k, then 200k nodes over 100 cameras at d=256 and d=1024 (~40 min, 1 thread)
+    python benchmarks/bench_cvg.py            # agreement at 20k, then 200k nodes over 100 cameras at d=256 and d=1024 (about an hour, 1 thread)
     python benchmarks/bench_cvg.py --quick    # agreement at 20k, then 200k at d=256 only
     python benchmarks/bench_cvg.py --nodes 50000 --dims 256 --skip-agreement   # one size of your own
+    python benchmarks/bench_cvg.py --skip-agreement --nodes 45000 --cams 150 --dims 1024 --ranks 2   # 10x MSMT17, 2 ranks (shard=True)
     UGA_SRC=/path/to/other/checkout python benchmarks/bench_cvg.py ...          # the same cases on another version of uga_fast
 
 Nodes: planted identities (an identity's direction + a camera's shift + noise; same-person cosine about 0.7), as many per
@@ -20,9 +21,12 @@ Scale: `build_cvg` at λ=0.65 and λ='auto' and `cross_camera_knn` (every candid
 process that makes the features and imports the library, and nothing else: the floor under the other rows. Every measurement runs in a
 fresh process; its peak resident memory is the kernel's `ru_maxrss` for that process (`os.wait4`), the features and the
 Python/torch runtime included (the 'features' column says how much of it is the N×d input). A process that passes the cap
-(--cap-gb, 8 GB) is killed and reported as such. Threads: OMP_NUM_THREADS (1 if unset).
+(--cap-gb, 8 GB) is killed and reported as such. Threads: OMP_NUM_THREADS (1 if unset). With --ranks R the case runs under
+torchrun (gloo) with `shard=True`: each rank compares its share of the camera pairs and the edges are gathered; the seconds are
+rank 0's, the peak the largest rank's. 'CPU s' is the process's own CPU time (rank 0's): on a shared machine, the work a call
+did, whatever else ran beside it.
 """
-import argparse, json, os, platform, subprocess, sys, time
+import argparse, json, os, platform, socket, subprocess, sys, time
 from pathlib import Path
 sys.path.insert(0, os.environ.get('UGA_SRC', str(Path(__file__).resolve().parents[1])))
 os.environ.setdefault('OMP_NUM_THREADS', '1')
@@ -93,29 +97,49 @@ def agreement_case(n:int, n_cams:int, dim:int)->list:
 
 def scale_case(n:int, n_cams:int, dim:int, what:str)->dict:
     from uga_fast.graph import build_cvg, cvg_with_lambda, cross_camera_knn
+    shard = int(os.environ.get('WORLD_SIZE', 1)) > 1                 # under torchrun (--ranks): the camera pairs split over the ranks
+    if shard: import torch.distributed as dist; dist.init_process_group('gloo')
     x, cam = make_nodes(n, n_cams, dim)
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     if what == 'none': import uga_fast.graph; edges, lam = 0, None   # the baseline: the runtime, the library and the features
-    elif what == 'knn': i, j, v = cross_camera_knn(x, cam, k=1); edges, lam = len(i), None
+    elif what == 'knn': i, j, v = cross_camera_knn(x, cam, k=1, shard=shard); edges, lam = len(i), None
     else:
-        W, lam = cvg_with_lambda(x, cam, lam=LAM if what == 'fixed' else 'auto', k=1, q=Q)
+        W, lam = cvg_with_lambda(x, cam, lam=LAM if what == 'fixed' else 'auto', k=1, q=Q, shard=shard)
         edges = (W._nnz() - n) // 2
-    return dict(seconds=time.perf_counter() - t, edges=edges, lam=lam, feats_mb=x.numel() * 4 / 2**20)
+    res = dict(seconds=time.perf_counter() - t, cpu=time.process_time() - cpu, edges=edges, lam=lam, feats_mb=x.numel() * 4 / 2**20)
+    if shard: dist.destroy_process_group()
+    return res
 
-def run(args:list, cap_gb:float)->tuple:
-    "Run this script with `args` in a fresh process, killed past `cap_gb` of resident memory: (result, peak RSS MB, status)"
-    p = subprocess.Popen([sys.executable, __file__, '--case', *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    killed, status = False, None
-    while status is None:
-        pid, st, ru = os.wait4(p.pid, os.WNOHANG)
-        if pid: status = st; break
-        try: rss = int(next(l for l in open(f'/proc/{p.pid}/status') if l.startswith('VmRSS')).split()[1]) / 2**20
-        except (OSError, StopIteration): rss = 0.
-        if rss > cap_gb and not killed: p.kill(); killed = True
+def free_port()->int:
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+def tree(pid:int)->list:
+    "`pid` and its descendants"
+    try: kids = [int(c) for t in os.listdir(f'/proc/{pid}/task') for c in open(f'/proc/{pid}/task/{t}/children').read().split()]
+    except OSError: kids = []
+    return [pid] + [q for c in kids for q in tree(c)]
+
+def rss_gb(pid:int)->float:
+    try: return int(next(l for l in open(f'/proc/{pid}/status') if l.startswith('VmRSS')).split()[1]) / 2**20
+    except (OSError, StopIteration): return 0.
+
+def run(args:list, cap_gb:float, ranks:int=1)->tuple:
+    "Run this script with `args` in a fresh process (`ranks` > 1: under torchrun), each process killed past `cap_gb` of resident memory: (result, peak RSS MB, status)"
+    launch = [] if ranks == 1 else ['-m', 'torch.distributed.run', '--nproc_per_node', str(ranks), '--master_addr', '127.0.0.1',
+                                    '--master_port', str(free_port())]
+    p = subprocess.Popen([sys.executable, *launch, __file__, '--case', *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    killed = False
+    while True:
+        pid, status, ru = os.wait4(p.pid, os.WNOHANG)        # ru_maxrss: the largest of the process and the children it waited for
+        if pid: break
+        procs = tree(p.pid)
+        if not killed and max(map(rss_gb, procs)) > cap_gb:
+            for q in reversed(procs): os.kill(q, 9)
+            killed = True
         time.sleep(0.1)
     p.returncode = os.waitstatus_to_exitcode(status)
-    out = p.stdout.read()
-    res = json.loads(out.strip().splitlines()[-1]) if p.returncode == 0 else None
+    out = [l for l in p.stdout.read().splitlines() if l.startswith(('{', '['))]   # under torchrun every rank prints: rank 0's is first
+    res = json.loads(out[0]) if p.returncode == 0 and out else None
     return res, ru.ru_maxrss / 1024, 'killed > cap' if killed else ('ok' if p.returncode == 0 else f'exit {p.returncode}')
 
 def main():
@@ -123,6 +147,8 @@ def main():
     ap.add_argument('--quick', action='store_true', help='200k nodes at d=256 only')
     ap.add_argument('--nodes', type=int, default=200_000); ap.add_argument('--cams', type=int, default=100)
     ap.add_argument('--dims', type=int, nargs='+', default=None); ap.add_argument('--cap-gb', type=float, default=8.)
+    ap.add_argument('--ranks', type=int, default=1, help='processes (torchrun, gloo) sharing the camera pairs: shard=True')
+    ap.add_argument('--agreement-only', action='store_true')
     ap.add_argument('--skip-agreement', action='store_true'); ap.add_argument('--only', nargs='+', default=['none', 'fixed', 'auto', 'knn'])
     ap.add_argument('--case', nargs='+', help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -135,22 +161,24 @@ def main():
           f"uga_fast from {os.environ.get('UGA_SRC', 'this checkout')}")
     if not a.skip_agreement:
         print("\nAgreement with the dense reference (full N×N cosine matrix), 20,000 nodes, d=1024")
-        print(f"{'cameras':>8} {'K':>2} {'symmetric':>9} {'λ':>6} {'λ used':>7} {'edges':>7} {'differ':>6} {'max |Δw|':>9} {'build_cvg s':>11}  peak MB (process)")
+        print(f"{'cameras':>8} {'K':>2} {'symmetric':>9} {'λ':>6} {'λ used':>7} {'|Δλ|':>7} {'edges':>7} {'differ':>6} {'max |Δw|':>9} {'build_cvg s':>11}  peak MB (process)")
         for n_cams in (100, 10):
             rows, peak, st = run(['agree', 20_000, n_cams, 1024], a.cap_gb)
             for r in rows or []:
-                print(f"{n_cams:>8} {r['k']:>2} {str(r['symmetric']):>9} {r['lam']:>6} {r['lam_value']:>7.4f} {r['edges']:>7} {r['differ']:>6} "
+                print(f"{n_cams:>8} {r['k']:>2} {str(r['symmetric']):>9} {r['lam']:>6} {r['lam_value']:>7.4f} {r['lam_diff']:>7.1e} {r['edges']:>7} {r['differ']:>6} "
                       f"{r['max_dv']:>9.1e} {r['seconds']:>11.2f}  {peak:.0f}", flush=True)
             if rows is None: print(f"{n_cams:>8}  {st}, peak {peak:.0f} MB")
+    if a.agreement_only: return
     dims = a.dims or ([256] if a.quick else [256, 1024])
     names = dict(none='(features only)', fixed="build_cvg λ=0.65", auto="build_cvg λ='auto'", knn='cross_camera_knn')
-    print(f"\n{a.nodes:,} nodes over {a.cams} cameras ({a.nodes // a.cams:,} each), K=1, symmetric; each row one process, cap {a.cap_gb:g} GB")
-    print(f"{'d':>5} {'what':<19} {'seconds':>8} {'peak MB':>8} {'features MB':>11} {'edges/candidates':>16} {'λ':>7}  status")
+    who = 'one process' if a.ranks == 1 else f'{a.ranks} processes (torchrun, gloo, shard=True; seconds: rank 0, peak: the largest rank)'
+    print(f"\n{a.nodes:,} nodes over {a.cams} cameras ({a.nodes // a.cams:,} each), K=1, symmetric; each row {who}, cap {a.cap_gb:g} GB")
+    print(f"{'d':>5} {'what':<19} {'seconds':>8} {'CPU s':>7} {'peak MB':>8} {'features MB':>11} {'edges/candidates':>16} {'λ':>7}  status")
     for d in dims:
         for what in a.only:
-            r, peak, st = run(['scale', a.nodes, a.cams, d, what], a.cap_gb)
-            r = r or dict(seconds=float('nan'), edges=-1, lam=None, feats_mb=a.nodes * d * 4 / 2**20)
-            print(f"{d:>5} {names[what]:<19} {r['seconds']:>8.1f} {peak:>8.0f} {r['feats_mb']:>11.0f} {r['edges']:>16,} "
+            r, peak, st = run(['scale', a.nodes, a.cams, d, what], a.cap_gb, a.ranks)
+            r = r or dict(seconds=float('nan'), cpu=float('nan'), edges=-1, lam=None, feats_mb=a.nodes * d * 4 / 2**20)
+            print(f"{d:>5} {names[what]:<19} {r['seconds']:>8.1f} {r['cpu']:>7.1f} {peak:>8.0f} {r['feats_mb']:>11.0f} {r['edges']:>16,} "
                   f"{'' if r['lam'] is None else format(r['lam'], '.4f'):>7}  {st}", flush=True)
 
 if __name__ == '__main__': main()

@@ -48,7 +48,7 @@ Predictions scale the stage's previous size by how its memory and its time grow 
 at the first size, or where the previous size added under 0.1 GB, the memory comes from the size of the stage's inputs. A
 run that passes --max-gb anyway is killed by the watchdog (RSS polled 5 times a second) and marked so.
 """
-import argparse, json, os, platform, re, shutil, subprocess, sys, tempfile, time, traceback
+import argparse, json, os, platform, re, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
@@ -335,7 +335,7 @@ CHILDREN = dict(readers=run_readers, sampler=run_sampler, centroids=run_centroid
 def child(stage, size, a):
     "Run one (stage, size): set up, then time the part after the first `yield`; print one RESULT line"
     import warnings; warnings.filterwarnings('ignore')
-    import uga_fast.all                                       # the baseline every row starts from
+    import uga_fast.all  # noqa: F401 -- the baseline every row starts from
     S = dict(SIZES[size], sample=size == 'msmt17x10')
     if stage == 'baseline': print('RESULT', json.dumps({})); return
     if stage == 'write': t0 = time.perf_counter(); WRITERS[size](Path(a.work)/f'layout_{size}', SIZES[size]); print('RESULT', json.dumps(dict(time=time.perf_counter() - t0))); return
@@ -518,8 +518,8 @@ def main():
     finally:
         print(f"\n{HEADER}")
         for r in b.rows: print(fmt_row(r, b.prev(r) if r['stage'] != 'baseline' else None, b.base))
-        print(f"\n×n: the stage's size measure against its previous size; ×time, ×+GB: growth of its time and of what it adds to the "
-              f"baseline's peak (~: from an extrapolated full time). Linear: ×time ≈ ×n; quadratic: ×time ≈ ×n².")
+        print("\n×n: the stage's size measure against its previous size; ×time, ×+GB: growth of its time and of what it adds to the "
+              "baseline's peak (~: from an extrapolated full time). Linear: ×time ≈ ×n; quadratic: ×time ≈ ×n².")
         if a.keep: print(f"work folder kept: {work}")
         else: shutil.rmtree(work, ignore_errors=True)
         print(f"total {time.time() - t_all:.0f} s")
@@ -539,18 +539,19 @@ def measure_readers(b, size):
         if not b.a.keep: t0 = time.time(); shutil.rmtree(d, ignore_errors=True); print(f"  (layout {size} removed in {time.time() - t0:.0f} s)", flush=True)
 
 def measure_cli(b, size, stages):
-    todo = [s for s in stages if not b.gate(s, size)]
-    for s in stages:
-        if s not in todo: b.add(s, size, SIZES[size]['g'], note=f'skipped: {b.gate(s, size)}', skipped=True)
-    if not todo: return
+    "`embed` and/or `search` at `size` over one gallery folder, written once (kept and reused with --keep)"
+    why = {s: b.gate(s, size) for s in stages}
+    if all(why.values()):
+        for s in stages: b.add(s, size, SIZES[size]['g'], note=f'skipped: {why[s]}', skipped=True)
+        return
     d = b.work/f'gallery_{size}'
     try:
         if not (d/'weights.pth').exists():
             shutil.rmtree(d, ignore_errors=True)
-            if b.setup('gallery', size):
-                for s in todo: b.add(s, size, SIZES[size]['g'], note='the gallery could not be written', skipped=True)
-                return
-        for s in todo: b.cli(s, size, d)
+            if b.setup('gallery', size): why = {s: why[s] or 'the gallery could not be written' for s in stages}
+        for s in stages:
+            if why[s]: b.add(s, size, SIZES[size]['g'], note=f'skipped: {why[s]}', skipped=True)
+            else: b.cli(s, size, d)
     finally:
         if not b.a.keep: shutil.rmtree(d, ignore_errors=True)
 

@@ -8,8 +8,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT/'tools'))
 import build_site
 
-pytestmark = pytest.mark.xdist_group('site')   # one process builds the site once for all of this module's tests (pytest -n --dist loadgroup)
-
 CHROMIUM = next((shutil.which(b) for b in ('chromium', 'chromium-browser', 'google-chrome') if shutil.which(b)), None)
 # the API pages, and the objects each must document with show_doc
 API = {'learner.html': ['UGALearner'], 'graph.html': ['build_cvg'], 'loss.html': ['IntraCameraLoss', 'CrossCameraLoss'],
