@@ -241,7 +241,10 @@ class _Ranker:
             res['first_match'] = np.where(ok, first, 0)
         return res
 
-def _auto_block(ng, elems=1 << 23): return max(1, elems // max(ng, 1))
+def _auto_block(ng, elems=1 << 23, least=64, most=1 << 26):
+    "Queries per block: about `elems` distances, and at least `least` queries while that stays within `most` distances"
+    ng = max(ng, 1)
+    return max(1, elems // ng, min(least, most // ng))      # each block reads the whole gallery: too few queries make that the cost
 
 def _block_np(b, i=0, check=True):
     "Block `b` (array or tensor) of the distance matrix, its first row row `i`, as a C-contiguous float32/float64 NumPy array"
@@ -304,7 +307,7 @@ def evaluate_rank(
     q_pids, g_pids,     # identity of each query / gallery image (ints or strings)
     q_cams, g_cams,     # camera of each query / gallery image
     max_rank:int=50,    # length of the returned CMC curve
-    block:int=None,     # queries ranked at a time from a matrix (default: about 8M distances per block); pairs are ranked as they come
+    block:int=None,     # queries ranked at a time from a matrix (default: about 8M distances, at least 64 queries up to 64M, per block); pairs are ranked as they come
     per_query:bool=False, # also return per-query `AP`, `INP` and `first_match` (NaN / 0 for skipped queries)
 )->dict:                # `cmc` (array[max_rank]), `mAP`, `mINP` (fractions in [0,1]), `n_valid_queries`, `n_queries`
     "CMC, mAP and mINP of a distance matrix, or of its blocks of rows as they come, under the single-query re-ID protocol (same pid + same camera removed)"
@@ -357,7 +360,7 @@ def _distances(q, g, qn2, gn2, metric, bs, safe):
 def distance_blocks(
     qf, gf,                    # query / gallery features (n × dim), NumPy arrays or tensors
     metric:str='cosine',       # 'cosine' (1 - cos) or 'euclidean' (squared)
-    block:int=None,            # queries per block (default: about 8M distances per block)
+    block:int=None,            # queries per block (default: about 8M distances, at least 64 queries up to 64M, per block)
     device=None,               # where to compute (default: where `qf` is)
 )->Iterator:                   # (i, distances of queries i:i+len(block) to the whole gallery) pairs, generated
     "The query×gallery distances a block of queries at a time, as (i, block) pairs: NumPy arrays on the CPU, tensors on an accelerator"
@@ -383,7 +386,7 @@ def distance_blocks(
 def distance_matrix(
     qf, gf,                    # query / gallery features (n × dim), NumPy arrays or tensors
     metric:str='cosine',       # 'cosine' (1 - cos) or 'euclidean' (squared)
-    block:int=None,            # queries per block (default: about 8M distances per block)
+    block:int=None,            # queries per block (default: about 8M distances, at least 64 queries up to 64M, per block)
     device=None,               # where to compute (default: where `qf` is)
 )->torch.Tensor:               # (n_query × n_gallery) distances
     "The full distance matrix: the blocks of `distance_blocks` in one tensor, computed exactly as `evaluate_features` computes them"
@@ -401,7 +404,7 @@ def evaluate_features(
     q_cams, g_cams,            # camera of each query / gallery image
     metric:str='cosine',       # 'cosine' (1 - cos) or 'euclidean' (squared)
     max_rank:int=50,           # length of the returned CMC curve
-    block:int=None,            # queries per block (default: about 8M distances, 32 MB in float32, per block)
+    block:int=None,            # queries per block (default: about 8M distances, 32 MB in float32, at least 64 queries up to 64M, per block)
     device=None,               # where the distances are computed (default: where `qf` is); ranking runs on the CPU
     per_query:bool=False,      # also return per-query `AP`, `INP` and `first_match`
 )->dict:                       # as `evaluate_rank`
@@ -428,7 +431,7 @@ def _top_block(d, k):
 def top_matches(
     distances,          # (n_query, n_gallery) distances (array or tensor), or (i, block) pairs in row order (`distance_blocks`)
     k:int,              # matches kept per query (all of the gallery when it has fewer)
-    block:int=None,     # rows at a time from a matrix (default: about 8M distances per block)
+    block:int=None,     # rows at a time from a matrix (default: about 8M distances, at least 64 queries up to 64M, per block)
 )->tuple:               # (dist, idx): NumPy arrays, n_query × min(k, n_gallery), each row ascending
     "Each query's `k` nearest gallery entries and their distances: the first `k` of a stable argsort of its row, without sorting the row"
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1: raise ValueError(f"`k` must be a positive integer, got {k!r}")
