@@ -1,4 +1,4 @@
-"""Two-stage UGA under DDP for tests/test_distributed.py: `torchrun --nproc_per_node 2 ddp_job.py OUT`.
+"""Two-stage UGA under DDP for tests/test_distributed.py: `torchrun --nproc_per_node 2 ddp_job.py OUT [graph]`.
 
 Every rank writes OUT/rank<r>.pth: the graph it holds after `fit_inter`, its final weights, the weights the inter stage started
 from, and the cameras and items of every training batch it saw."""
@@ -30,4 +30,7 @@ def main(out):
                     targets=torch.stack(intra_batches), cam=dls.node_cam, graph=(W.indices(), W.values(), list(W.shape)),
                     history=learn.cvg_rebuilds().to_dict('list')), f'{out}/rank{rank_distrib()}.pth')
 
-if __name__ == '__main__': main(sys.argv[1])
+if __name__ == '__main__':
+    main(sys.argv[1])
+    if sys.argv[2:] == ['graph']:                                   # graph_job.py in the same processes: a torchrun and its imports fewer
+        import graph_job; graph_job.main(sys.argv[1])

@@ -19,7 +19,8 @@ def graphs(feats, cams, shard:bool)->dict:
     return out
 
 def main(out):
-    dist.init_process_group('gloo')
+    own = not dist.is_initialized()                                 # after ddp_job.py in the same processes: its group
+    if own: dist.init_process_group('gloo')
     rank = dist.get_rank()
     g = torch.Generator().manual_seed(0)
     feats, cams = torch.randn(600, 32, generator=g), torch.randint(0, 9, (600,), generator=g)
@@ -33,6 +34,6 @@ def main(out):
     gathered = all_gather_cat(torch.arange(3 + 2 * rank, dtype=torch.int32) + 100 * rank)
     torch.save(dict(rank=rank, world=dist.get_world_size(), sharded=sharded, single=single, pairs=pairs,
                     all_pairs=all_pairs, gathered=gathered), f'{out}/graph{rank}.pth')
-    dist.destroy_process_group()
+    if own: dist.destroy_process_group()
 
 if __name__ == '__main__': main(sys.argv[1])

@@ -3,25 +3,31 @@ import os, socket, subprocess, sys
 from pathlib import Path
 import pytest, torch
 
-JOB, GRAPH_JOB = Path(__file__).with_name('ddp_job.py'), Path(__file__).with_name('graph_job.py')
+JOB = Path(__file__).with_name('ddp_job.py')   # and, with the argument 'graph', graph_job.py after it
 
 def free_port():
     with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
-def torchrun(job:Path, out:Path, name:str)->list:
-    "Run `job OUT` in 2 processes (torchrun, gloo, one thread each); what each rank saved as OUT/<name><rank>.pth"
+def torchrun(out:Path, *args)->None:
+    "Run `ddp_job.py OUT *args` in 2 processes (torchrun, gloo, one thread each)"
     env = dict(os.environ, MPLBACKEND='Agg', PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_addr', '127.0.0.1',
-           '--master_port', str(free_port()), str(job), str(out)]
+           '--master_port', str(free_port()), str(JOB), str(out), *args]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, cwd=out)
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
-    return [torch.load(out/f'{name}{i}.pth', weights_only=False) for i in (0, 1)]
 
 @pytest.fixture(scope='module')
-def ranks(tmp_path_factory): return torchrun(JOB, tmp_path_factory.mktemp('ddp'), 'rank')
+def jobs(tmp_path_factory)->Path:
+    "Both jobs, ddp_job.py then graph_job.py, in one torchrun: each rank saved OUT/rank<r>.pth and OUT/graph<r>.pth"
+    out = tmp_path_factory.mktemp('ddp'); torchrun(out, 'graph'); return out
+
+def saved(out:Path, name:str)->list: return [torch.load(out/f'{name}{i}.pth', weights_only=False) for i in (0, 1)]
 
 @pytest.fixture(scope='module')
-def graph_ranks(tmp_path_factory): return torchrun(GRAPH_JOB, tmp_path_factory.mktemp('graph'), 'graph')
+def ranks(jobs): return saved(jobs, 'rank')
+
+@pytest.fixture(scope='module')
+def graph_ranks(jobs): return saved(jobs, 'graph')
 
 def test_two_ranks(ranks):
     a, b = ranks
