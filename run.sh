@@ -16,11 +16,24 @@ setup() {  # $1: the extras to install, e.g. dev, dev,jupyter or dev,export
   stamp="$VENV/.uga_fast-installed"
   want="$(sha256sum pyproject.toml | cut -d' ' -f1) $extras"
   if ! grep -qxF "$want" "$stamp" 2>/dev/null; then
-    "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e ".[$extras]"
+    install_deps "$extras"
     echo "$want" >> "$stamp"
   fi
   export PATH="$PWD/$VENV/bin:$PATH"
+}
+
+install_deps() {  # $1: the extras. With uv where it installs (parallel downloads and unpacking: here 1 minute, pip 2.5), else with pip
+  if "$VENV/bin/python" -m pip install -q uv >/dev/null 2>&1 && [ -x "$VENV/bin/uv" ]; then
+    # uv does not read pip's configuration: pass on the constraint files pip was given (an administrator's caps, e.g. on torch)
+    cons=()
+    for c in ${PIP_CONSTRAINT:-} $("$VENV/bin/python" -m pip config get global.constraint 2>/dev/null || true); do cons+=(--constraint "$c"); done
+    # --compile-bytecode: pip writes the .pyc files at install; without them every test process compiles torch and fastai again
+    # where PYTHONDONTWRITEBYTECODE is set (about 22 s instead of 8 to import the library)
+    "$VENV/bin/uv" pip install -q --python "$VENV/bin/python" --compile-bytecode ${cons[@]+"${cons[@]}"} --upgrade-package pip pip -e ".[$1]"
+  else
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q -e ".[$1]"
+  fi
 }
 
 browser() {
@@ -56,17 +69,24 @@ case "$cmd" in
     browser
     setup dev,export   # export: onnx, onnxruntime, onnxscript for the ONNX export tests
     check_export
-    # One thread per test process, and the cores shared among processes: two processes that each start a thread per core
-    # run several times slower than one (OpenMP threads spin on cores the other process holds).
+    # One thread per test process (two processes that each start a thread per core run several times slower than one) and one
+    # process per core: the notebooks first, then pytest. (Side by side, four processes on two cores, the learner's page ran at
+    # half speed from a third of the way in, and ended a minute after everything else.)
     n=${UGA_TEST_WORKERS:-$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)}   # the cores (GNU nproc says 1 under OMP_NUM_THREADS=1)
     export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}" MPLBACKEND=Agg
-    echo "== nbdev-test (the notebooks; cells flagged slow/gpu/data are skipped) and pytest (tests/), side by side, $n processes each"
-    nblog=$(mktemp)
-    nbdev-test --n-workers "$n" --timing "$@" > "$nblog" 2>&1 & nbpid=$!
+    # The notebooks in two queues that take about as long: the learner's page (the longest by far) starts at once in a process of
+    # its own, with the command line's page after it; the rest follow in name order in the other processes. The same pattern picks a
+    # notebook for the first queue and skips it in the second, so each notebook runs once.
+    long='^(11_learner|13_cli)\.ipynb$'
+    echo "== nbdev-test (the notebooks; cells flagged slow/gpu/data are skipped) in two queues, $n processes"
+    log1=$(mktemp); log2=$(mktemp)
+    nbdev-test --n-workers 1 --timing --file-re "$long" "$@" > "$log1" 2>&1 & pid1=$!
+    nbdev-test --n-workers "$(( n > 1 ? n - 1 : 1 ))" --timing --skip-file-re "^[_.]|$long" "$@" > "$log2" 2>&1 & pid2=$!
+    rc1=0; wait "$pid1" || rc1=$?; rc2=0; wait "$pid2" || rc2=$?
+    cat "$log1" "$log2"; rm -f "$log1" "$log2"
+    echo "== pytest (tests/), $n processes"
     pyrc=0; python -m pytest -q -n "$n" --dist loadfile --durations=10 tests || pyrc=$?
-    nbrc=0; wait "$nbpid" || nbrc=$?
-    echo "== nbdev-test"; cat "$nblog"; rm -f "$nblog"
-    [ "$nbrc" = 0 ] && [ "$pyrc" = 0 ] ;;
+    [ "$rc1" = 0 ] && [ "$rc2" = 0 ] && [ "$pyrc" = 0 ] ;;
   lab) setup dev,jupyter; jupyter lab --notebook-dir=nbs "$@" ;;
   docs) setup; python tools/build_site.py "$@" ;;
   *) echo "usage: bash run.sh demo [options] | bash run.sh test | bash run.sh lab | bash run.sh docs [--check]"; exit 2 ;;

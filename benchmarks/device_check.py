@@ -239,7 +239,7 @@ def stages_row(data, cfg, dev):
 def config(smoke:bool, compile_smoke:bool):
     "The sizes of the full check (a GPU) and of --smoke (the CPU)"
     c = argparse.Namespace(smoke=smoke, compile_smoke=compile_smoke, workers=os.cpu_count() or 1)
-    if smoke: c.__dict__.update(arch='resnet10t', size=(32, 16), bs=12, emb_dim=32, warmup=1, steps=2, n_ids=12, n_cams=3, render=(32, 16),
+    if smoke: c.__dict__.update(arch='resnet10t', size=(32, 16), bs=12, emb_dim=32, warmup=1, steps=1, n_ids=12, n_cams=3, render=(32, 16),
                                 copies=1, eval_size=(300, 2000, 64), n_pids=100, cvg_size=(2000, 64), epochs=1)
     else: c.__dict__.update(arch='resnet50', size=(256, 128), bs=60, emb_dim=1024, warmup=10, steps=30, n_ids=120, n_cams=6, render=(128, 64),
                             copies=3, eval_size=(11659, 82161, 1024), n_pids=3060, cvg_size=(50000, 1024), epochs=2)
