@@ -5,8 +5,8 @@ folder, exit status and output the console script would have): a fresh interpret
 These start the installed console script in a subprocess (`run_exe`), because they test what only a real process shows:
 - `test_help_lists_commands`, `test_every_command_documents_every_option`: the entry point itself, and that `--help` answers
   without importing the library (cheap: no torch in those processes);
-- `test_train_and_eval_on_a_miniature_market1501_tree`: one end-to-end `train` then `eval` from the installed script (its `--resume`
-  runs that follow are in this process).
+- `test_train_and_eval_on_a_miniature_market1501_tree`: one end-to-end `train` from the installed script (the `eval` of its weights
+  and the `--resume` runs that follow are in this process: they read what the finished process wrote).
 The second writer's lock needs no second process (a lock file held here refuses `main` here just as it refuses another process),
 nor does the truncated image read by a DataLoader worker (the workers are processes forked from this one either way).
 Data: the tests that only need something to load use `tiny_folder` (conftest.py: 12 ids, 3 cameras, 32×16, written once a module);
@@ -50,7 +50,7 @@ def test_every_command_documents_every_option(tmp_path):
 TINY = ['--arch', 'resnet10t', '--emb-dim', '32', '--bs', '12', '--height', '32', '--width', '16', '--num-workers', '0', '--device', 'cpu']
 
 def test_train_and_eval_on_a_miniature_market1501_tree(tmp_path, run):
-    "`train` and `eval` from the installed script (subprocesses); then `--resume` over the finished run, in this process"
+    "`train` from the installed script (a subprocess); then `eval` of its weights and `--resume` over the finished run, in this process"
     import json
     from uga_fast.test_utils import make_mini
     make_mini('market1501', tmp_path/'data')
@@ -63,7 +63,7 @@ def test_train_and_eval_on_a_miniature_market1501_tree(tmp_path, run):
     import pandas as pd
     assert (pd.read_csv(tmp_path/'run'/'cvg.csv').left_out > 0).all()   # --trim 1: about half of the frames are out of the inter stage
     assert 0 <= m['inter']['mAP'] <= 100
-    r = run_exe('eval', '--data', 'market1501', '--root', 'data', *TINY, '--weights', 'run/models/inter.pth', '--out', 'eval.json', tmp_path=tmp_path)
+    r = run('eval', '--data', 'market1501', '--root', 'data', *TINY, '--weights', 'run/models/inter.pth', '--out', 'eval.json', tmp_path=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert abs(json.loads((tmp_path/'eval.json').read_text())['mAP'] - m['inter']['mAP']) < 1e-3
     # --resume over the finished run: both stages load their last checkpoint and train nothing
